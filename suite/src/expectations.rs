@@ -1,0 +1,132 @@
+//! Known failures per runtime: `suite/expectations/<runtime>.toml`.
+//!
+//! ```toml
+//! [[fail]]
+//! scenario = "path_open/trailing-slash-on-file"
+//! reason = "opens the file instead of failing with notdir"
+//! link = "https://github.com/nodejs/uvwasi/issues/267"   # optional
+//! ```
+//!
+//! A listed scenario that passes is an *unexpected pass* and fails the test run, as does a
+//! listed scenario that does not exist: the files cannot go stale quietly.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::verdict::Verdict;
+
+/// One known failure.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    pub scenario: String,
+    pub reason: String,
+    #[serde(default)]
+    pub link: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    fail: Vec<Entry>,
+}
+
+/// The known failures of one runtime.
+#[derive(Debug, Clone, Default)]
+pub struct Expectations {
+    pub entries: BTreeMap<String, Entry>,
+    pub source: Option<PathBuf>,
+}
+
+/// An expectation file that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ExpectationsError {
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    #[error("{0}: {1}")]
+    Parse(PathBuf, String),
+    #[error("{0}: `{1}` is listed twice")]
+    Duplicate(PathBuf, String),
+    #[error("{0}: `{1}` has an empty reason")]
+    NoReason(PathBuf, String),
+}
+
+impl Expectations {
+    /// Loads `<dir>/<runtime>.toml`; a missing file means "no known failures".
+    pub fn load(dir: &Path, runtime: &str) -> Result<Self, ExpectationsError> {
+        let path = dir.join(format!("{runtime}.toml"));
+        if !path.exists() {
+            return Ok(Expectations::default());
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| ExpectationsError::Io(path.clone(), e))?;
+        let file: File = toml::from_str(&text).map_err(|e| ExpectationsError::Parse(path.clone(), e.to_string()))?;
+        let mut entries = BTreeMap::new();
+        for e in file.fail {
+            if e.reason.trim().is_empty() {
+                return Err(ExpectationsError::NoReason(path, e.scenario));
+            }
+            if entries.insert(e.scenario.clone(), e.clone()).is_some() {
+                return Err(ExpectationsError::Duplicate(path, e.scenario));
+            }
+        }
+        Ok(Expectations { entries, source: Some(path) })
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Entry> {
+        self.entries.get(id)
+    }
+
+    /// Entries that name no scenario of the suite.
+    pub fn stale<'a>(&'a self, known: &'a std::collections::BTreeSet<String>) -> impl Iterator<Item = &'a Entry> + 'a {
+        self.entries.values().filter(move |e| !known.contains(&e.scenario))
+    }
+}
+
+/// A verdict read against the expectation file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    Pass,
+    Fail,
+    ExpectedFail,
+    UnexpectedPass,
+    NotAvailable,
+    /// The harness could not produce a verdict (the scenario would not compile, …).
+    Error,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::ExpectedFail => "expected-fail",
+            Status::UnexpectedPass => "unexpected-pass",
+            Status::NotAvailable => "not-available",
+            Status::Error => "error",
+        }
+    }
+
+    /// Whether this status makes a test run fail.
+    pub fn is_unexpected(self) -> bool {
+        match self {
+            Status::Fail | Status::UnexpectedPass | Status::Error => true,
+            Status::Pass | Status::ExpectedFail | Status::NotAvailable => false,
+        }
+    }
+
+    pub const ALL: [Status; 6] =
+        [Status::Pass, Status::Fail, Status::ExpectedFail, Status::UnexpectedPass, Status::NotAvailable, Status::Error];
+}
+
+/// Classifies a verdict given the runtime's known failure (if any).
+pub fn classify(v: &Verdict, known: Option<&Entry>) -> Status {
+    match (v.is_pass(), known) {
+        (true, None) => Status::Pass,
+        (true, Some(_)) => Status::UnexpectedPass,
+        (false, None) => Status::Fail,
+        (false, Some(_)) => Status::ExpectedFail,
+    }
+}
