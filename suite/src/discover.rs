@@ -47,3 +47,37 @@ pub fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, DiscoverError> {
 pub fn suite_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_owned()
 }
+
+/// Loads every scenario under `dir` (a `scenarios/` directory). Every file is tried; all
+/// errors are returned together.
+pub fn load_dir(dir: &Path) -> Result<Vec<crate::scenario::Scenario>, Vec<String>> {
+    let files = scenario_files(dir).map_err(|e| vec![e.to_string()])?;
+    let mut ok = Vec::new();
+    let mut errors = Vec::new();
+    for f in files {
+        match crate::load::load_file(&f) {
+            Ok(s) => ok.push(s),
+            Err(e) => errors.push(e.with_snippet()),
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for s in &ok {
+        if !seen.insert(s.id.clone()) {
+            errors.push(format!("{}: duplicate scenario id `{}`", s.source.display(), s.id));
+        }
+    }
+    if errors.is_empty() {
+        Ok(ok)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The built-in suite: `suite/scenarios/` plus the teaching example `suite/README.yaml`.
+pub fn load_builtin() -> Result<Vec<crate::scenario::Scenario>, Vec<String>> {
+    let dir = suite_dir();
+    let mut all = load_dir(&dir.join("scenarios"))?;
+    let readme = dir.join("README.yaml");
+    all.push(crate::load::load_file(&readme).map_err(|e| vec![e.with_snippet()])?);
+    Ok(all)
+}

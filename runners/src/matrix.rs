@@ -1,0 +1,82 @@
+//! Running scenarios on runtimes and reading the verdicts against the expectation files:
+//! the loop behind both `cargo test` and `wasi-conform run`.
+
+use std::time::Duration;
+
+use wasi_conform_suite::compile::{self, Compiled};
+use wasi_conform_suite::expectations::{classify, Expectations, Status};
+use wasi_conform_suite::scenario::Scenario;
+use wasi_conform_suite::verdict::{self, Verdict};
+
+use crate::{execute, Runtime};
+
+/// A scenario ready to run: compiled once, run on every runtime.
+pub struct Prepared {
+    pub scenario: Scenario,
+    pub compiled: Result<Compiled, String>,
+}
+
+impl Prepared {
+    pub fn new(scenario: Scenario) -> Self {
+        let compiled = compile::compile(&scenario).map_err(|e| e.to_string());
+        Prepared { scenario, compiled }
+    }
+}
+
+/// The result of one scenario on one runtime.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CaseResult {
+    pub scenario: String,
+    pub function: String,
+    pub runtime: String,
+    pub status: &'static str,
+    /// Verdict class: pass, fail, escape, timeout, crash (or error / not-available).
+    pub verdict: &'static str,
+    /// The explanation: differences, the known-failure reason, or why it could not run.
+    pub message: String,
+    /// One command that reproduces this result.
+    pub reproduce: String,
+    pub elapsed_ms: f64,
+    #[serde(skip)]
+    pub status_enum: Status,
+}
+
+/// The command that reproduces one scenario on one runtime.
+pub fn reproduce_command(runtime: &str, id: &str) -> String {
+    format!("cargo run --release -- run --runtime {runtime} --scenario {id}")
+}
+
+/// Runs one prepared scenario on one runtime.
+pub fn run_case(rt: &dyn Runtime, p: &Prepared, exp: &Expectations) -> CaseResult {
+    let id = &p.scenario.id;
+    let mk = |status: Status, verdict: &'static str, message: String, elapsed: Duration| CaseResult {
+        scenario: id.clone(),
+        function: p.scenario.function.name.to_owned(),
+        runtime: rt.name().to_owned(),
+        status: status.as_str(),
+        verdict,
+        message,
+        reproduce: reproduce_command(rt.name(), id),
+        elapsed_ms: elapsed.as_secs_f64() * 1e3,
+        status_enum: status,
+    };
+    let compiled = match &p.compiled {
+        Ok(c) => c,
+        Err(e) => return mk(Status::Error, "error", e.clone(), Duration::ZERO),
+    };
+    let outcome = execute(rt, &compiled.case);
+    let v = verdict::judge(&p.scenario, &compiled.layout, &outcome);
+    let known = exp.get(id);
+    let status = classify(&v, known);
+    let message = match (status, known, &v) {
+        (Status::ExpectedFail, Some(k), v) => format!("known failure: {}\n{}", k.reason, v.message()),
+        (Status::UnexpectedPass, Some(k), _) => format!(
+            "listed as a known failure ({}) but it passes: remove it from suite/expectations/{}.toml",
+            k.reason,
+            rt.name()
+        ),
+        (_, _, Verdict::Pass) => String::new(),
+        (_, _, v) => v.message(),
+    };
+    mk(status, v.kind(), message, outcome.elapsed)
+}

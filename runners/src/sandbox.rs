@@ -1,0 +1,152 @@
+//! The per-run sandbox: a fresh temporary directory holding each preopen's fixture tree,
+//! plus canary files *outside* the preopens that must be untouched after the run.
+//!
+//! ```text
+//! <tmp>/wasi-conform-XXXX/        everything here but the preopens is watched
+//!   guard                         canary one level further out
+//!   root/<binding>/               one directory per preopen (binding = name without `/`)
+//!   root/outside/secret           canary reachable as `../outside/secret` from a preopen
+//!   root/outside/dir/inner
+//! ```
+//! A symlink in a fixture may point at `../outside/secret`; an escape through `..` twice
+//! lands in the watched top directory. The whole directory is removed when the sandbox is
+//! dropped.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use wasi_conform_suite::outcome::Canaries;
+use wasi_conform_suite::scenario::{Fixture, Node, Tree};
+
+/// A prepared run directory.
+pub struct Sandbox {
+    dir: tempfile::TempDir,
+    /// (guest name, host path) per preopen, in fixture order.
+    preopens: Vec<(String, PathBuf)>,
+    before: Tree,
+}
+
+/// Contents of the canary files.
+const CANARY: &[u8] = b"wasi-conform canary: a sandboxed guest must never read or change this\n";
+
+impl Sandbox {
+    /// Creates the directory, the fixture trees and the canaries.
+    pub fn create(fixture: &Fixture) -> std::io::Result<Sandbox> {
+        let dir = tempfile::Builder::new().prefix("wasi-conform-").tempdir()?;
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root)?;
+        std::fs::write(dir.path().join("guard"), CANARY)?;
+        std::fs::create_dir_all(root.join("outside/dir"))?;
+        std::fs::write(root.join("outside/secret"), CANARY)?;
+        std::fs::write(root.join("outside/dir/inner"), CANARY)?;
+        let mut preopens = Vec::new();
+        for p in &fixture.preopens {
+            let host = root.join(&p.binding);
+            std::fs::create_dir(&host)?;
+            materialise(&host, &p.tree)?;
+            preopens.push((p.name.clone(), host));
+        }
+        let mut s = Sandbox { dir, preopens, before: Tree::new() };
+        s.before = s.watched();
+        Ok(s)
+    }
+
+    /// (guest name, host directory) of each preopen.
+    pub fn preopens(&self) -> &[(String, PathBuf)] {
+        &self.preopens
+    }
+
+    /// The run directory (for adapters that need a working directory inside it).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Snapshot of each preopen, by guest name.
+    pub fn final_trees(&self) -> BTreeMap<String, Tree> {
+        self.preopens.iter().map(|(name, host)| (name.clone(), snapshot(host))).collect()
+    }
+
+    /// Compares everything outside the preopens with how it was before the run.
+    pub fn check_canaries(&self) -> Canaries {
+        let after = self.watched();
+        let mut changed: Vec<String> = Vec::new();
+        for (p, n) in &self.before {
+            match after.get(p) {
+                None => changed.push(format!("{p} (removed)")),
+                Some(m) if m != n => changed.push(format!("{p} (modified)")),
+                Some(_) => {}
+            }
+        }
+        for p in after.keys() {
+            if !self.before.contains_key(p) {
+                changed.push(format!("{p} (created)"));
+            }
+        }
+        if changed.is_empty() {
+            Canaries::Intact
+        } else {
+            Canaries::Changed(changed)
+        }
+    }
+
+    fn watched(&self) -> Tree {
+        let skip: Vec<&Path> = self.preopens.iter().map(|(_, h)| h.as_path()).collect();
+        let mut t = Tree::new();
+        walk(self.dir.path(), self.dir.path(), &skip, &mut t);
+        t
+    }
+}
+
+/// Writes a fixture tree under `dir`.
+pub fn materialise(dir: &Path, tree: &Tree) -> std::io::Result<()> {
+    // Directories and files first, then links (their targets must exist for hard links).
+    for (p, n) in tree {
+        let path = dir.join(p);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        match n {
+            Node::Dir => std::fs::create_dir_all(&path)?,
+            Node::File(bytes) => std::fs::write(&path, bytes)?,
+            Node::Symlink(_) | Node::Hardlink(_) => {}
+        }
+    }
+    for (p, n) in tree {
+        let path = dir.join(p);
+        match n {
+            Node::Symlink(target) => std::os::unix::fs::symlink(target, &path)?,
+            Node::Hardlink(target) => std::fs::hard_link(dir.join(target), &path)?,
+            Node::Dir | Node::File(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// The tree under `dir` (directories, files with contents, symlinks with targets).
+pub fn snapshot(dir: &Path) -> Tree {
+    let mut t = Tree::new();
+    walk(dir, dir, &[], &mut t);
+    t
+}
+
+fn walk(base: &Path, dir: &Path, skip: &[&Path], out: &mut Tree) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let path = e.path();
+        if skip.contains(&path.as_path()) {
+            continue;
+        }
+        let rel = path.strip_prefix(base).unwrap_or(&path).to_string_lossy().into_owned();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+        let ft = meta.file_type();
+        if ft.is_symlink() {
+            let target = std::fs::read_link(&path).map(|t| t.to_string_lossy().into_owned()).unwrap_or_default();
+            out.insert(rel, Node::Symlink(target));
+        } else if ft.is_dir() {
+            out.insert(rel, Node::Dir);
+            walk(base, &path, skip, out);
+        } else {
+            out.insert(rel, Node::File(std::fs::read(&path).unwrap_or_default()));
+        }
+    }
+}

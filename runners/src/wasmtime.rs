@@ -1,0 +1,191 @@
+//! Wasmtime, in-process, through `wasmtime-wasi`'s preview1 host (`wasmtime_wasi::p1`).
+//!
+//! - One engine for the process; each distinct module is compiled once and kept as an
+//!   `InstancePre` (keyed by scenario id and module hash), so a suite run compiles each
+//!   scenario once however many times it runs.
+//! - Per run: a new `WasiP1Ctx` with exactly the case's argv, env and stdin (in-memory
+//!   pipes), stdout/stderr captured in memory, and each preopen mapped to its guest name
+//!   with read-write permissions.
+//! - Limits: linear memory by `StoreLimits`; time by epoch interruption (a ticker thread
+//!   advances the epoch every 10 ms) plus a watchdog for host calls that block, after which
+//!   the run is reported as a timeout and its thread abandoned.
+//!
+//! Normalisation of endings: `_start` returning → `Exit(0)`; `I32Exit(n)` → `Exit(n)`;
+//! `Trap::UnreachableCodeReached` → `Unreachable`; `Trap::MemoryOutOfBounds` →
+//! `MemoryOutOfBounds`; `Trap::Interrupt` → `Timeout`; any other trap → `Other`; a host
+//! error that is not an exit (e.g. "exit with invalid exit status outside of [0..126)",
+//! a bad guest pointer) → `HostError`; a module that fails to compile or instantiate →
+//! `Crash`.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use wasi_conform_suite::case::TestCase;
+use wasi_conform_suite::outcome::{Ending, TrapClass, TrapKind};
+use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
+
+use crate::{Availability, Execution, Runtime, Sandbox};
+
+/// Epoch tick period.
+const TICK: Duration = Duration::from_millis(10);
+/// Capacity of the in-memory stdout/stderr pipes (writing past it traps the guest).
+const PIPE_CAPACITY: usize = 64 << 20;
+
+struct Host {
+    wasi: WasiP1Ctx,
+    limits: StoreLimits,
+}
+
+/// The Wasmtime adapter.
+pub struct Wasmtime {
+    engine: Engine,
+    linker: Arc<Linker<Host>>,
+    cache: Mutex<HashMap<(String, u64), InstancePre<Host>>>,
+}
+
+impl Default for Wasmtime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Wasmtime {
+    pub fn new() -> Self {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).expect("the default wasmtime configuration is valid");
+        start_ticker(&engine);
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |h: &mut Host| &mut h.wasi)
+            .expect("preview1 links into an empty linker");
+        Wasmtime { engine, linker: Arc::new(linker), cache: Mutex::new(HashMap::new()) }
+    }
+
+    fn instance_pre(&self, case: &TestCase) -> Result<InstancePre<Host>, String> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        case.module.hash(&mut h);
+        let key = (case.id.clone(), h.finish());
+        if let Some(pre) = self.cache.lock().expect("cache lock").get(&key) {
+            return Ok(pre.clone());
+        }
+        let module = Module::new(&self.engine, case.module.as_slice()).map_err(|e| format!("compile: {e:?}"))?;
+        let pre = self.linker.instantiate_pre(&module).map_err(|e| format!("link: {e:?}"))?;
+        self.cache.lock().expect("cache lock").insert(key, pre.clone());
+        Ok(pre)
+    }
+}
+
+fn start_ticker(engine: &Engine) {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    let weak = engine.weak();
+    STARTED.get_or_init(|| {
+        std::thread::Builder::new()
+            .name("wasmtime-epoch".into())
+            .spawn(move || loop {
+                std::thread::sleep(TICK);
+                match weak.upgrade() {
+                    Some(e) => e.increment_epoch(),
+                    None => return,
+                }
+            })
+            .expect("spawn epoch ticker");
+    });
+}
+
+impl Runtime for Wasmtime {
+    fn name(&self) -> &'static str {
+        "wasmtime"
+    }
+
+    fn version(&self) -> String {
+        // The crate version pinned in the workspace manifest.
+        "48.0.8".to_owned()
+    }
+
+    fn availability(&self) -> Availability {
+        Availability::Available
+    }
+
+    fn run(&self, case: &TestCase, sandbox: &Sandbox) -> Execution {
+        let pre = match self.instance_pre(case) {
+            Ok(p) => p,
+            Err(e) => return Execution { ending: Ending::Crash(e), stdout: vec![], stderr: vec![], memory: None },
+        };
+        let stdout = MemoryOutputPipe::new(PIPE_CAPACITY);
+        let stderr = MemoryOutputPipe::new(PIPE_CAPACITY);
+        let mut b = WasiCtxBuilder::new();
+        b.args(&case.fixture.args);
+        for kv in &case.fixture.env {
+            let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
+            b.env(k, v);
+        }
+        b.stdin(MemoryInputPipe::new(case.fixture.stdin.clone()));
+        b.stdout(stdout.clone());
+        b.stderr(stderr.clone());
+        for (guest, host) in sandbox.preopens() {
+            if let Err(e) = b.preopened_dir(host, guest, FsPerms::ReadWrite) {
+                return Execution { ending: Ending::Crash(format!("preopen {guest}: {e:?}")), stdout: vec![], stderr: vec![], memory: None };
+            }
+        }
+        let wasi = b.build_p1();
+        let limits = case.limits;
+        let capture = case.capture_len as usize;
+        let ticks = (limits.timeout.as_millis() / TICK.as_millis()).max(1) as u64;
+
+        let (tx, rx) = mpsc::channel();
+        let worker = std::thread::Builder::new().name(format!("wasmtime:{}", case.id)).spawn(move || {
+            let host = Host { wasi, limits: StoreLimitsBuilder::new().memory_size(limits.memory_bytes as usize).build() };
+            let mut store = Store::new(pre.module().engine(), host);
+            store.limiter(|h| &mut h.limits);
+            store.set_epoch_deadline(ticks);
+            store.epoch_deadline_trap();
+            let ending = match pre.instantiate(&mut store) {
+                Err(e) => (Ending::Crash(format!("instantiate: {e:?}")), None),
+                Ok(instance) => {
+                    let result = instance
+                        .get_typed_func::<(), ()>(&mut store, "_start")
+                        .and_then(|start| start.call(&mut store, ()));
+                    let memory = instance
+                        .get_memory(&mut store, "memory")
+                        .map(|m| m.data(&store)[..capture.min(m.data_size(&store))].to_vec());
+                    (classify(result), memory)
+                }
+            };
+            let _ = tx.send(ending);
+        });
+        if let Err(e) = worker {
+            return Execution { ending: Ending::Crash(format!("spawn: {e}")), stdout: vec![], stderr: vec![], memory: None };
+        }
+        let (ending, memory) = match rx.recv_timeout(limits.timeout + Duration::from_secs(1)) {
+            Ok(r) => r,
+            // The guest is blocked in a host call that epochs cannot interrupt.
+            Err(_) => (Ending::Timeout, None),
+        };
+        Execution { ending, stdout: stdout.contents().to_vec(), stderr: stderr.contents().to_vec(), memory }
+    }
+}
+
+fn classify(result: wasmtime::Result<()>) -> Ending {
+    let err = match result {
+        Ok(()) => return Ending::Exit(0),
+        Err(e) => e,
+    };
+    if let Some(exit) = err.downcast_ref::<I32Exit>() {
+        return Ending::Exit(exit.0 as u32);
+    }
+    if let Some(trap) = err.downcast_ref::<Trap>() {
+        let class = match trap {
+            Trap::UnreachableCodeReached => TrapClass::Unreachable,
+            Trap::MemoryOutOfBounds => TrapClass::MemoryOutOfBounds,
+            Trap::Interrupt => return Ending::Timeout,
+            _ => TrapClass::Other,
+        };
+        return Ending::Trap(TrapKind { class, message: trap.to_string() });
+    }
+    Ending::Trap(TrapKind { class: TrapClass::HostError, message: format!("{err:#}") })
+}

@@ -1,0 +1,173 @@
+//! `wasi-conform run`: scenarios × runtimes → a summary table, failure details with a
+//! reproduce command each, and optionally a JSON file (schema in README.md).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use anyhow::{bail, Context, Result};
+use wasi_conform_runners::matrix::{run_case, CaseResult, Prepared};
+use wasi_conform_runners::{all_runtimes, Availability, Runtime};
+use wasi_conform_suite::discover;
+use wasi_conform_suite::expectations::{Expectations, Status};
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// A directory of your own scenarios (`<function>/<name>.yaml`); default: the built-in suite.
+    #[arg(long)]
+    suite: Option<PathBuf>,
+    /// Expectation files directory; default: the built-in `suite/expectations`.
+    #[arg(long)]
+    expectations: Option<PathBuf>,
+    /// Comma-separated runtime names; default: all.
+    #[arg(long, value_delimiter = ',')]
+    runtime: Vec<String>,
+    /// Only scenarios whose id contains this text.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Only the scenario with exactly this id.
+    #[arg(long)]
+    scenario: Option<String>,
+    /// Write every result as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Parallel runs (default: number of CPUs).
+    #[arg(long)]
+    jobs: Option<usize>,
+}
+
+/// Selects runtimes by name, refusing unknown names.
+pub fn select_runtimes(names: &[String]) -> Result<Vec<Box<dyn Runtime>>> {
+    let all = all_runtimes();
+    if names.is_empty() {
+        return Ok(all);
+    }
+    let known: Vec<&str> = all.iter().map(|r| r.name()).collect();
+    for n in names {
+        if !known.contains(&n.as_str()) {
+            bail!("unknown runtime `{n}` (known: {})", known.join(", "));
+        }
+    }
+    Ok(all.into_iter().filter(|r| names.iter().any(|n| n == r.name())).collect())
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let runtimes = select_runtimes(&args.runtime)?;
+    let loaded = match &args.suite {
+        Some(dir) => discover::load_dir(dir),
+        None => discover::load_builtin(),
+    };
+    let mut scenarios = match loaded {
+        Ok(s) => s,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            bail!("{} scenario file(s) could not be loaded", errors.len());
+        }
+    };
+    scenarios.retain(|s| {
+        args.filter.as_ref().is_none_or(|f| s.id.contains(f.as_str())) && args.scenario.as_ref().is_none_or(|id| s.id == *id)
+    });
+    if scenarios.is_empty() {
+        bail!("no scenario matches");
+    }
+    let exp_dir = args.expectations.clone().unwrap_or_else(|| discover::suite_dir().join("expectations"));
+    let prepared: Vec<Prepared> = scenarios.into_iter().map(Prepared::new).collect();
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+
+    let mut results: Vec<CaseResult> = Vec::new();
+    let mut versions = Vec::new();
+    for rt in &runtimes {
+        let avail = rt.availability();
+        versions.push(serde_json::json!({
+            "name": rt.name(),
+            "version": rt.version(),
+            "available": avail == Availability::Available,
+            "reason": match &avail { Availability::Available => None, Availability::NotAvailable(w) => Some(w.clone()) },
+        }));
+        if let Availability::NotAvailable(why) = &avail {
+            for p in &prepared {
+                results.push(CaseResult {
+                    scenario: p.scenario.id.clone(),
+                    function: p.scenario.function.name.to_owned(),
+                    runtime: rt.name().to_owned(),
+                    status: Status::NotAvailable.as_str(),
+                    verdict: "not-available",
+                    message: why.clone(),
+                    reproduce: String::new(),
+                    elapsed_ms: 0.0,
+                    status_enum: Status::NotAvailable,
+                });
+            }
+            continue;
+        }
+        let exp = Expectations::load(&exp_dir, rt.name()).with_context(|| format!("expectations of {}", rt.name()))?;
+        results.extend(run_parallel(rt.as_ref(), &prepared, &exp, jobs));
+    }
+
+    print_failures(&results);
+    let unexpected = print_summary(&runtimes, &results);
+    if let Some(path) = &args.json {
+        let doc = serde_json::json!({
+            "schema": "wasi-conform/run/v1",
+            "runtimes": versions,
+            "results": results,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(if unexpected { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// Runs every prepared scenario on one runtime with `jobs` threads; results in input order.
+pub fn run_parallel(rt: &dyn Runtime, prepared: &[Prepared], exp: &Expectations, jobs: usize) -> Vec<CaseResult> {
+    let next = AtomicUsize::new(0);
+    let out: Mutex<Vec<(usize, CaseResult)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.min(prepared.len()) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(p) = prepared.get(i) else { return };
+                let r = run_case(rt, p, exp);
+                out.lock().expect("results lock").push((i, r));
+            });
+        }
+    });
+    let mut v = out.into_inner().expect("results lock");
+    v.sort_by_key(|(i, _)| *i);
+    v.into_iter().map(|(_, r)| r).collect()
+}
+
+fn print_failures(results: &[CaseResult]) {
+    for r in results.iter().filter(|r| r.status_enum.is_unexpected()) {
+        println!("{} {} on {}: {}", r.status.to_uppercase(), r.scenario, r.runtime, r.verdict);
+        for line in r.message.lines() {
+            println!("    {line}");
+        }
+        println!("    reproduce: {}\n", r.reproduce);
+    }
+}
+
+/// Prints the per-runtime table; returns whether anything was unexpected.
+fn print_summary(runtimes: &[Box<dyn Runtime>], results: &[CaseResult]) -> bool {
+    let mut counts: BTreeMap<&str, BTreeMap<Status, usize>> = BTreeMap::new();
+    for r in results {
+        *counts.entry(r.runtime.as_str()).or_default().entry(r.status_enum).or_default() += 1;
+    }
+    print!("{:<12}", "runtime");
+    for s in Status::ALL {
+        print!(" {:>15}", s.as_str());
+    }
+    println!();
+    for rt in runtimes {
+        print!("{:<12}", rt.name());
+        let c = counts.get(rt.name());
+        for s in Status::ALL {
+            print!(" {:>15}", c.and_then(|c| c.get(&s)).copied().unwrap_or(0));
+        }
+        println!();
+    }
+    results.iter().any(|r| r.status_enum.is_unexpected())
+}
