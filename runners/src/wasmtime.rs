@@ -112,6 +112,15 @@ impl Runtime for Wasmtime {
     }
 
     fn run(&self, case: &TestCase, sandbox: &Sandbox) -> Execution {
+        self.run_with_preopens(case, sandbox.preopens())
+    }
+}
+
+impl Wasmtime {
+    /// Runs a case with explicit (guest name, host directory) preopens. [`Runtime::run`]
+    /// passes the sandbox's; the isolation tests pass a deliberately wider one to prove
+    /// that the canary check catches a guest writing outside its preopens.
+    pub fn run_with_preopens(&self, case: &TestCase, preopens: &[(String, std::path::PathBuf)]) -> Execution {
         let pre = match self.instance_pre(case) {
             Ok(p) => p,
             Err(e) => return Execution { ending: Ending::Crash(e), stdout: vec![], stderr: vec![], memory: None },
@@ -127,7 +136,7 @@ impl Runtime for Wasmtime {
         b.stdin(MemoryInputPipe::new(case.fixture.stdin.clone()));
         b.stdout(stdout.clone());
         b.stderr(stderr.clone());
-        for (guest, host) in sandbox.preopens() {
+        for (guest, host) in preopens {
             if let Err(e) = b.preopened_dir(host, guest, FsPerms::ReadWrite) {
                 return Execution { ending: Ending::Crash(format!("preopen {guest}: {e:?}")), stdout: vec![], stderr: vec![], memory: None };
             }

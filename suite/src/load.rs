@@ -183,6 +183,9 @@ fn build(raw: RawScenario, path: &Path) -> Result<Scenario, LoadError> {
                 format!("preopen name `{}` must be a simple name (letters, digits, `_-.`, optional leading `/`)", p.name.value),
             ));
         }
+        if binding == "outside" {
+            return Err(located(path, &p.name.referenced, "`outside` is reserved: it is the sandbox's canary directory"));
+        }
         if !bound.insert(binding.clone()) {
             return Err(located(path, &p.name.referenced, format!("two preopens bind `${binding}`")));
         }

@@ -1,1 +1,174 @@
-fn main() {}
+//! `cargo test`: every scenario on every runtime, one libtest-mimic trial each, named
+//! `<runtime>/<function>/<scenario>` so that `cargo test -- path_open` or
+//! `cargo test -- node/` select what you want.
+//!
+//! A trial passes when the runtime does what its expectation file says: a pass for an
+//! unlisted scenario, a failure for a listed one. An unexpected failure *and* an unexpected
+//! pass both fail. A runtime that is not installed gets its trials marked ignored, and the
+//! harness says so on stderr — it is never dropped silently.
+//!
+//! Suite-level trials: `suite/coverage` (every preview1 function has scenarios),
+//! `suite/expectations/<runtime>` (no entry names a scenario that does not exist).
+//! `BLESS=1 cargo test` rewrites the expectation files from the observed failures,
+//! keeping existing reasons and marking new entries for a reason to be written.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use wasi_conform_abi::FUNCTIONS;
+use wasi_conform_runners::matrix::{run_case, CaseResult, Prepared};
+use wasi_conform_runners::{all_runtimes, Availability, Runtime};
+use wasi_conform_suite::discover;
+use wasi_conform_suite::expectations::{Expectations, Status};
+
+/// Scenarios each function needs at least.
+const MIN_PER_FUNCTION: usize = 2;
+
+fn main() {
+    // See src/main.rs: no backtrace capture on every guest trap.
+    // SAFETY: single-threaded at this point.
+    unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
+    let args = Arguments::from_args();
+    let scenarios = match discover::load_builtin() {
+        Ok(s) => s,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            eprintln!("error: {} scenario file(s) could not be loaded", errors.len());
+            std::process::exit(101);
+        }
+    };
+    let ids: BTreeSet<String> = scenarios.iter().map(|s| s.id.clone()).collect();
+    let prepared: Arc<Vec<Prepared>> = Arc::new(scenarios.into_iter().map(Prepared::new).collect());
+    let exp_dir = discover::suite_dir().join("expectations");
+    let bless = std::env::var_os("BLESS").is_some();
+    let observed: Arc<Mutex<Vec<CaseResult>>> = Arc::default();
+
+    let mut trials = vec![coverage_trial(&prepared)];
+    let runtimes: Vec<Arc<dyn Runtime>> = all_runtimes().into_iter().map(Arc::from).collect();
+    for rt in &runtimes {
+        let availability = rt.availability();
+        if let Availability::NotAvailable(why) = &availability {
+            eprintln!("note: runtime `{}` is not available here ({why}); its trials are marked ignored", rt.name());
+        }
+        let exp = match Expectations::load(&exp_dir, rt.name()) {
+            Ok(e) => Arc::new(e),
+            Err(e) => {
+                let msg = e.to_string();
+                trials.push(Trial::test(format!("suite/expectations/{}", rt.name()), move || Err(msg.into())));
+                continue;
+            }
+        };
+        {
+            let exp = exp.clone();
+            let ids = ids.clone();
+            trials.push(Trial::test(format!("suite/expectations/{}", rt.name()), move || {
+                let stale: Vec<String> = exp.stale(&ids).map(|e| e.scenario.clone()).collect();
+                let todo: Vec<&str> =
+                    exp.entries.values().filter(|e| e.reason.starts_with("TODO")).map(|e| e.scenario.as_str()).collect();
+                let mut problems = Vec::new();
+                if !stale.is_empty() {
+                    problems.push(format!("entries for scenarios that do not exist: {}", stale.join(", ")));
+                }
+                if !todo.is_empty() {
+                    problems.push(format!("entries still waiting for a reason: {}", todo.join(", ")));
+                }
+                if problems.is_empty() {
+                    Ok(())
+                } else {
+                    Err(problems.join("\n").into())
+                }
+            }));
+        }
+        for (i, p) in prepared.iter().enumerate() {
+            let name = format!("{}/{}", rt.name(), p.scenario.id);
+            let (rt, exp, prepared, observed) = (rt.clone(), exp.clone(), prepared.clone(), observed.clone());
+            let available = availability == Availability::Available;
+            let trial = Trial::test(name, move || {
+                let r = run_case(rt.as_ref(), &prepared[i], &exp);
+                let verdict = match r.status_enum {
+                    Status::Pass | Status::ExpectedFail | Status::NotAvailable => Ok(()),
+                    Status::Fail | Status::UnexpectedPass | Status::Error => {
+                        Err(Failed::from(format!("{}: {}\n{}\nreproduce: {}", r.status, r.verdict, r.message, r.reproduce)))
+                    }
+                };
+                observed.lock().expect("observed lock").push(r);
+                verdict
+            })
+            .with_ignored_flag(!available);
+            trials.push(trial);
+        }
+    }
+
+    let conclusion = libtest_mimic::run(&args, trials);
+    if bless {
+        let results = observed.lock().expect("observed lock");
+        for rt in &runtimes {
+            if let Err(e) = bless_file(&exp_dir, rt.name(), &results) {
+                eprintln!("bless {}: {e}", rt.name());
+            }
+        }
+    }
+    conclusion.exit();
+}
+
+/// Fails while a preview1 function has fewer than [`MIN_PER_FUNCTION`] scenarios.
+fn coverage_trial(prepared: &Arc<Vec<Prepared>>) -> Trial {
+    let prepared = prepared.clone();
+    Trial::test("suite/coverage", move || {
+        let mut per: BTreeMap<&str, usize> = FUNCTIONS.iter().map(|f| (f.name, 0)).collect();
+        for p in prepared.iter() {
+            *per.entry(p.scenario.function.name).or_default() += 1;
+        }
+        let short: Vec<String> =
+            per.iter().filter(|(_, n)| **n < MIN_PER_FUNCTION).map(|(f, n)| format!("{f} ({n})")).collect();
+        let uncompiled: Vec<String> =
+            prepared.iter().filter_map(|p| p.compiled.as_ref().err().map(|e| e.to_string())).collect();
+        let mut problems = Vec::new();
+        if !short.is_empty() {
+            problems.push(format!("functions with fewer than {MIN_PER_FUNCTION} scenarios: {}", short.join(", ")));
+        }
+        if !uncompiled.is_empty() {
+            problems.push(format!("scenarios that do not compile: {}", uncompiled.join("; ")));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("\n").into())
+        }
+    })
+}
+
+/// Rewrites `<runtime>.toml` so that it lists exactly the scenarios that failed, keeping
+/// the reasons already written.
+fn bless_file(dir: &std::path::Path, runtime: &str, results: &[CaseResult]) -> Result<(), Box<dyn std::error::Error>> {
+    let mine: Vec<&CaseResult> = results.iter().filter(|r| r.runtime == runtime).collect();
+    if mine.is_empty() || mine.iter().all(|r| r.status_enum == Status::NotAvailable) {
+        return Ok(());
+    }
+    let old = Expectations::load(dir, runtime)?;
+    // Scenarios this run did not execute (a filtered run) keep their entries.
+    let ran: BTreeSet<&str> = mine.iter().map(|r| r.scenario.as_str()).collect();
+    let mut entries: BTreeMap<String, (String, Option<String>)> = old
+        .entries
+        .values()
+        .filter(|e| !ran.contains(e.scenario.as_str()))
+        .map(|e| (e.scenario.clone(), (e.reason.clone(), e.link.clone())))
+        .collect();
+    for r in mine.iter().filter(|r| matches!(r.status_enum, Status::Fail | Status::ExpectedFail)) {
+        let kept = old.get(&r.scenario).map(|e| (e.reason.clone(), e.link.clone()));
+        let fresh = || (format!("TODO: explain. Observed: {}", r.message.lines().next().unwrap_or("")), None);
+        entries.insert(r.scenario.clone(), kept.unwrap_or_else(fresh));
+    }
+    let mut out = format!("# Known failures of {runtime}: one entry per scenario, each with a reason.\n# `BLESS=1 cargo test` rewrites this file from observed failures and keeps reasons.\n");
+    for (scenario, (reason, link)) in entries {
+        out.push_str(&format!("\n[[fail]]\nscenario = {scenario:?}\nreason = {reason:?}\n"));
+        if let Some(l) = link {
+            out.push_str(&format!("link = {l:?}\n"));
+        }
+    }
+    std::fs::write(dir.join(format!("{runtime}.toml")), out)?;
+    Ok(())
+}

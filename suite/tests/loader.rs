@@ -1,0 +1,159 @@
+//! The loader refuses malformed scenarios with file, line, column and what was expected —
+//! never a panic. Each case is a small broken file and the message it must produce.
+
+use std::path::Path;
+
+use wasi_conform_suite::load::{load_str, LoadError};
+
+const HEAD: &str = "id: fd_close/x\nsummary: s\nspec: witx\nstrength: must\n";
+
+/// Loads `text` as `scenarios/fd_close/x.yaml` and returns (line, column, message).
+fn error_of(text: &str) -> (u64, u64, String) {
+    match load_str(text, Path::new("scenarios/fd_close/x.yaml")) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(LoadError::Invalid { file, line, column, message, .. }) => {
+            assert_eq!(file, Path::new("scenarios/fd_close/x.yaml"));
+            (line, column, message)
+        }
+        Err(e) => panic!("unexpected error kind: {e}"),
+    }
+}
+
+fn assert_error(text: &str, line: u64, needle: &str) {
+    let (l, c, m) = error_of(text);
+    assert!(c >= 1, "column must be given");
+    assert_eq!(l, line, "line of `{m}`");
+    assert!(m.contains(needle), "message `{m}` should mention `{needle}`");
+}
+
+#[test]
+fn a_valid_scenario_loads() {
+    let s = load_str(&format!("{HEAD}steps:\n  - fd_close: {{fd: 9}}\n    expect: {{errno: badf}}\n"), Path::new("x.yaml")).unwrap();
+    assert_eq!(s.steps.len(), 1);
+    assert_eq!(s.function.name, "fd_close");
+}
+
+#[test]
+fn unknown_top_level_key() {
+    assert_error(&format!("{HEAD}stepz: []\n"), 5, "unknown field `stepz`");
+}
+
+#[test]
+fn unknown_function() {
+    assert_error(&format!("{HEAD}steps:\n  - fd_clos: {{fd: 9}}\n"), 6, "`fd_clos` is not a preview1 function");
+}
+
+#[test]
+fn unknown_argument() {
+    assert_error(&format!("{HEAD}steps:\n  - fd_close: {{fdd: 9}}\n    expect: {{errno: badf}}\n"), 6, "has no argument `fdd`");
+}
+
+#[test]
+fn missing_argument() {
+    assert_error(
+        &format!("{HEAD}steps:\n  - path_unlink_file: {{fd: 3}}\n    expect: {{errno: badf}}\n"),
+        6,
+        "needs argument `path`",
+    );
+}
+
+#[test]
+fn unknown_flag_name() {
+    let (l, _, m) = error_of(&format!(
+        "{HEAD}steps:\n  - path_open: {{fd: 3, path: a, oflags: [create], fs_rights_base: [], fs_rights_inheriting: []}}\n    expect: {{errno: badf}}\n"
+    ));
+    assert_eq!(l, 6);
+    assert!(m.contains("`create` is not a oflags flag"), "{m}");
+}
+
+#[test]
+fn unknown_errno() {
+    assert_error(&format!("{HEAD}steps:\n  - fd_close: {{fd: 9}}\n    expect: {{errno: ebadf}}\n"), 7, "`ebadf` is not an errno");
+}
+
+#[test]
+fn errno_set_needs_a_reason() {
+    assert_error(
+        &format!("{HEAD}steps:\n  - fd_close: {{fd: 9}}\n    expect:\n      errno: {{one-of: [badf, inval]}}\n"),
+        8,
+        "because",
+    );
+}
+
+#[test]
+fn wrong_type() {
+    assert_error(&format!("{HEAD}steps:\n  - fd_close: {{fd: [1, 2]}}\n    expect: {{errno: badf}}\n"), 6, "a descriptor");
+}
+
+#[test]
+fn value_too_large_for_the_core_type() {
+    assert_error(&format!("{HEAD}steps:\n  - fd_close: {{fd: 4294967296}}\n    expect: {{errno: badf}}\n"), 6, "does not fit");
+}
+
+#[test]
+fn yaml_syntax_error() {
+    let (l, _, _) = error_of(&format!("{HEAD}steps: [\n"));
+    assert!(l >= 5);
+}
+
+#[test]
+fn duplicate_key() {
+    assert_error(&format!("{HEAD}summary: again\nsteps: []\n"), 5, "duplicate");
+}
+
+#[test]
+fn unbound_binding() {
+    assert_error(&format!("{HEAD}steps:\n  - fd_close: {{fd: $nope}}\n    expect: {{errno: badf}}\n"), 6, "`$nope` is not");
+}
+
+#[test]
+fn missing_expectation() {
+    assert_error(&format!("{HEAD}steps:\n  - fd_close: {{fd: 9}}\n"), 6, "needs `expect");
+}
+
+#[test]
+fn unknown_output_to_check() {
+    assert_error(&format!("{HEAD}steps:\n  - fd_close: {{fd: 9}}\n    expect: {{errno: badf, nread: 3}}\n"), 7, "no output `nread`");
+}
+
+#[test]
+fn proc_exit_must_be_last() {
+    assert_error(
+        &format!("{HEAD}steps:\n  - proc_exit: {{rval: 1}}\n  - fd_close: {{fd: 9}}\n    expect: {{errno: badf}}\n"),
+        6,
+        "must be the last step",
+    );
+}
+
+#[test]
+fn id_must_match_the_file() {
+    let text = "id: fd_close/other\nsummary: s\nspec: witx\nstrength: must\nsteps:\n  - fd_close: {fd: 9}\n    expect: {errno: badf}\n";
+    assert_error(text, 1, "must match the file's place");
+}
+
+#[test]
+fn bad_strength() {
+    assert_error("id: fd_close/x\nsummary: s\nspec: witx\nstrength: maybe\nsteps: []\n", 4, "unknown variant `maybe`");
+}
+
+#[test]
+fn fixture_tree_parent_is_a_file() {
+    let text = format!(
+        "{HEAD}fixture:\n  preopens:\n    - name: /sandbox\n      tree:\n        a: {{file: x}}\n        a/b: dir\nsteps:\n  - fd_close: {{fd: 9}}\n    expect: {{errno: badf}}\n"
+    );
+    let (_, _, m) = error_of(&text);
+    assert!(m.contains("not a directory"), "{m}");
+}
+
+#[test]
+fn stray_file_in_the_suite_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("fd_close")).unwrap();
+    std::fs::write(dir.path().join("fd_close/notes.txt"), "x").unwrap();
+    let err = wasi_conform_suite::discover::load_dir(dir.path()).unwrap_err();
+    assert!(err[0].contains("not a scenario"), "{err:?}");
+    std::fs::remove_file(dir.path().join("fd_close/notes.txt")).unwrap();
+    std::fs::create_dir(dir.path().join("fd_closer")).unwrap();
+    let err = wasi_conform_suite::discover::load_dir(dir.path()).unwrap_err();
+    assert!(err[0].contains("is not a preview1 function"), "{err:?}");
+}
