@@ -69,7 +69,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         }
     };
     scenarios.retain(|s| {
-        args.filter.as_ref().is_none_or(|f| s.id.contains(f.as_str())) && args.scenario.as_ref().is_none_or(|id| s.id == *id)
+        args.filter.as_ref().is_none_or(|f| s.id.contains(f.as_str()))
+            && args.scenario.as_ref().is_none_or(|id| s.id == *id)
     });
     if scenarios.is_empty() {
         bail!("no scenario matches");
@@ -116,7 +117,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             "runtimes": versions,
             "results": results,
         });
-        std::fs::write(path, serde_json::to_string_pretty(&doc)?).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(if unexpected { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

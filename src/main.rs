@@ -81,12 +81,20 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             let s = find_scenario(&scenario)?;
             let c = compile::compile(&s).with_context(|| format!("compiling {}", s.id))?;
             if let Some(path) = wasm {
-                std::fs::write(&path, c.case.module.as_slice()).with_context(|| format!("writing {}", path.display()))?;
+                std::fs::write(&path, c.case.module.as_slice())
+                    .with_context(|| format!("writing {}", path.display()))?;
             }
             if wat {
                 print!("{}", compile::to_wat(&c.case.module).map_err(anyhow::Error::msg)?);
             } else {
-                println!("{}: {} ({} steps, {} bytes of wasm, {} bytes captured)", s.id, s.summary, s.steps.len(), c.case.module.len(), c.case.capture_len);
+                println!(
+                    "{}: {} ({} steps, {} bytes of wasm, {} bytes captured)",
+                    s.id,
+                    s.summary,
+                    s.steps.len(),
+                    c.case.module.len(),
+                    c.case.capture_len
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

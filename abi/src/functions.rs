@@ -227,14 +227,24 @@ impl Function {
 }
 
 macro_rules! param_type {
-    (Enum($t:ident)) => { ParamType::Enum(&crate::types::$t) };
-    (Flags($t:ident)) => { ParamType::Flags(&crate::types::$t) };
-    ($t:ident) => { ParamType::$t };
+    (Enum($t:ident)) => {
+        ParamType::Enum(&crate::types::$t)
+    };
+    (Flags($t:ident)) => {
+        ParamType::Flags(&crate::types::$t)
+    };
+    ($t:ident) => {
+        ParamType::$t
+    };
 }
 
 macro_rules! returns {
-    (errno) => { Returns::Errno };
-    (never) => { Returns::Never };
+    (errno) => {
+        Returns::Errno
+    };
+    (never) => {
+        Returns::Never
+    };
 }
 
 macro_rules! build_table {

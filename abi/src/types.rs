@@ -69,10 +69,7 @@ impl FlagsType {
 
     /// Names of the set bits, plus the undefined remainder (if any).
     pub fn decode(&self, bits: u64) -> (Vec<&'static str>, u64) {
-        let names = (0..self.flags.len())
-            .filter(|i| bits & (1u64 << i) != 0)
-            .map(|i| self.flags[i])
-            .collect();
+        let names = (0..self.flags.len()).filter(|i| bits & (1u64 << i) != 0).map(|i| self.flags[i]).collect();
         (names, bits & !self.all())
     }
 
@@ -166,13 +163,35 @@ pub static RIGHTS: FlagsType = FlagsType {
     name: "rights",
     repr: Repr::U64,
     flags: &[
-        "fd_datasync", "fd_read", "fd_seek", "fd_fdstat_set_flags", "fd_sync", "fd_tell",
-        "fd_write", "fd_advise", "fd_allocate", "path_create_directory", "path_create_file",
-        "path_link_source", "path_link_target", "path_open", "fd_readdir", "path_readlink",
-        "path_rename_source", "path_rename_target", "path_filestat_get",
-        "path_filestat_set_size", "path_filestat_set_times", "fd_filestat_get",
-        "fd_filestat_set_size", "fd_filestat_set_times", "path_symlink",
-        "path_remove_directory", "path_unlink_file", "poll_fd_readwrite", "sock_shutdown",
+        "fd_datasync",
+        "fd_read",
+        "fd_seek",
+        "fd_fdstat_set_flags",
+        "fd_sync",
+        "fd_tell",
+        "fd_write",
+        "fd_advise",
+        "fd_allocate",
+        "path_create_directory",
+        "path_create_file",
+        "path_link_source",
+        "path_link_target",
+        "path_open",
+        "fd_readdir",
+        "path_readlink",
+        "path_rename_source",
+        "path_rename_target",
+        "path_filestat_get",
+        "path_filestat_set_size",
+        "path_filestat_set_times",
+        "fd_filestat_get",
+        "fd_filestat_set_size",
+        "fd_filestat_set_times",
+        "path_symlink",
+        "path_remove_directory",
+        "path_unlink_file",
+        "poll_fd_readwrite",
+        "sock_shutdown",
         "sock_accept",
     ],
 };
@@ -192,8 +211,14 @@ pub static FILETYPE: EnumType = EnumType {
     name: "filetype",
     repr: Repr::U8,
     values: &[
-        "unknown", "block_device", "character_device", "directory", "regular_file",
-        "socket_dgram", "socket_stream", "symbolic_link",
+        "unknown",
+        "block_device",
+        "character_device",
+        "directory",
+        "regular_file",
+        "socket_dgram",
+        "socket_stream",
+        "symbolic_link",
     ],
 };
 
@@ -220,7 +245,8 @@ pub static OFLAGS: FlagsType =
     FlagsType { name: "oflags", repr: Repr::U16, flags: &["creat", "directory", "excl", "trunc"] };
 
 /// `eventtype`: `enum(u8)`.
-pub static EVENTTYPE: EnumType = EnumType { name: "eventtype", repr: Repr::U8, values: &["clock", "fd_read", "fd_write"] };
+pub static EVENTTYPE: EnumType =
+    EnumType { name: "eventtype", repr: Repr::U8, values: &["clock", "fd_read", "fd_write"] };
 
 /// `eventrwflags`: `flags(u16)`.
 pub static EVENTRWFLAGS: FlagsType =
@@ -250,9 +276,9 @@ pub static SIGNAL: EnumType = EnumType {
     name: "signal",
     repr: Repr::U8,
     values: &[
-        "none", "hup", "int", "quit", "ill", "trap", "abrt", "bus", "fpe", "kill", "usr1", "segv",
-        "usr2", "pipe", "alrm", "term", "chld", "cont", "stop", "tstp", "ttin", "ttou", "urg",
-        "xcpu", "xfsz", "vtalrm", "prof", "winch", "poll", "pwr", "sys",
+        "none", "hup", "int", "quit", "ill", "trap", "abrt", "bus", "fpe", "kill", "usr1", "segv", "usr2", "pipe",
+        "alrm", "term", "chld", "cont", "stop", "tstp", "ttin", "ttou", "urg", "xcpu", "xfsz", "vtalrm", "prof",
+        "winch", "poll", "pwr", "sys",
     ],
 };
 

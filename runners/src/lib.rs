@@ -72,7 +72,12 @@ pub fn execute(runtime: &dyn Runtime, case: &TestCase) -> Outcome {
                 .cloned()
                 .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "panic".into());
-            Execution { ending: Ending::Crash(format!("adapter panicked: {msg}")), stdout: vec![], stderr: vec![], memory: None }
+            Execution {
+                ending: Ending::Crash(format!("adapter panicked: {msg}")),
+                stdout: vec![],
+                stderr: vec![],
+                memory: None,
+            }
         }
     };
     let trees = sandbox.final_trees();

@@ -138,7 +138,12 @@ impl Wasmtime {
         b.stderr(stderr.clone());
         for (guest, host) in preopens {
             if let Err(e) = b.preopened_dir(host, guest, FsPerms::ReadWrite) {
-                return Execution { ending: Ending::Crash(format!("preopen {guest}: {e:?}")), stdout: vec![], stderr: vec![], memory: None };
+                return Execution {
+                    ending: Ending::Crash(format!("preopen {guest}: {e:?}")),
+                    stdout: vec![],
+                    stderr: vec![],
+                    memory: None,
+                };
             }
         }
         let wasi = b.build_p1();
@@ -148,7 +153,8 @@ impl Wasmtime {
 
         let (tx, rx) = mpsc::channel();
         let worker = std::thread::Builder::new().name(format!("wasmtime:{}", case.id)).spawn(move || {
-            let host = Host { wasi, limits: StoreLimitsBuilder::new().memory_size(limits.memory_bytes as usize).build() };
+            let host =
+                Host { wasi, limits: StoreLimitsBuilder::new().memory_size(limits.memory_bytes as usize).build() };
             let mut store = Store::new(pre.module().engine(), host);
             store.limiter(|h| &mut h.limits);
             store.set_epoch_deadline(ticks);
@@ -168,7 +174,12 @@ impl Wasmtime {
             let _ = tx.send(ending);
         });
         if let Err(e) = worker {
-            return Execution { ending: Ending::Crash(format!("spawn: {e}")), stdout: vec![], stderr: vec![], memory: None };
+            return Execution {
+                ending: Ending::Crash(format!("spawn: {e}")),
+                stdout: vec![],
+                stderr: vec![],
+                memory: None,
+            };
         }
         let (ending, memory) = match rx.recv_timeout(limits.timeout + Duration::from_secs(1)) {
             Ok(r) => r,

@@ -27,11 +27,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use wasi_conform_abi::{function, layout, CoreType, Function, ParamType, ResultType, Returns, MODULE};
 use wasm_encoder::{
     BlockType, CodeSection, ConstExpr, DataSection, EntityType, ExportKind, ExportSection, Function as Body,
     FunctionSection, ImportSection, Instruction as I, MemArg, MemorySection, MemoryType, Module, TypeSection, ValType,
 };
-use wasi_conform_abi::{function, layout, CoreType, Function, ParamType, ResultType, Returns, MODULE};
 
 use crate::case::{Limits, TestCase};
 use crate::scenario::*;
@@ -170,7 +170,8 @@ impl Compiler {
         for (i, p) in s.fixture.preopens.iter().enumerate() {
             bindings.insert(p.binding.clone(), (slots_at + 4 * i as u32, 4));
         }
-        let mut data = vec![(TRACE_BASE, [TRACE_MAGIC.to_le_bytes(), nsteps.to_le_bytes(), npre.to_le_bytes()].concat())];
+        let mut data =
+            vec![(TRACE_BASE, [TRACE_MAGIC.to_le_bytes(), nsteps.to_le_bytes(), npre.to_le_bytes()].concat())];
         if npre > 0 {
             data.push((slots_at, vec![0xff; 4 * npre as usize]));
         }
@@ -260,7 +261,13 @@ impl Compiler {
 
         let pages = (self.layout.end as u64).div_ceil(65536) + 1;
         let mut memories = MemorySection::new();
-        memories.memory(MemoryType { minimum: pages, maximum: Some(pages), memory64: false, shared: false, page_size_log2: None });
+        memories.memory(MemoryType {
+            minimum: pages,
+            maximum: Some(pages),
+            memory64: false,
+            shared: false,
+            page_size_log2: None,
+        });
 
         let mut exports = ExportSection::new();
         exports.export("memory", ExportKind::Memory, 0);
@@ -276,11 +283,24 @@ impl Compiler {
         }
 
         let mut m = Module::new();
-        m.section(&types).section(&imports).section(&funcs).section(&memories).section(&exports).section(&code).section(&data);
+        m.section(&types)
+            .section(&imports)
+            .section(&funcs)
+            .section(&memories)
+            .section(&exports)
+            .section(&code)
+            .section(&data);
         Ok(m.finish())
     }
 
-    fn start_body(&self, prestat_get: u32, prestat_name: u32, match_fn: u32, want: &[(u32, u32)], steps: Vec<I<'static>>) -> Body {
+    fn start_body(
+        &self,
+        prestat_get: u32,
+        prestat_name: u32,
+        match_fn: u32,
+        want: &[(u32, u32)],
+        steps: Vec<I<'static>>,
+    ) -> Body {
         // locals: 0 fd, 1 count, 2 entry, 3 len, 4 scratch i64
         let mut b = Body::new(vec![(4, ValType::I32), (1, ValType::I64)]);
         let l = &self.layout;
@@ -444,7 +464,14 @@ impl Compiler {
         }
     }
 
-    fn arg(&mut self, ty: ParamType, a: &Arg, sl: &mut StepLayout, pre: &mut Vec<I<'static>>, out: &mut Vec<I<'static>>) {
+    fn arg(
+        &mut self,
+        ty: ParamType,
+        a: &Arg,
+        sl: &mut StepLayout,
+        pre: &mut Vec<I<'static>>,
+        out: &mut Vec<I<'static>>,
+    ) {
         let ptr_len = |out: &mut Vec<I<'static>>, p: u32, n: u32| {
             out.push(I::I32Const(p as i32));
             out.push(I::I32Const(n as i32));
@@ -459,7 +486,8 @@ impl Compiler {
             Arg::Str(Data::Raw { ptr, len }) => ptr_len(out, *ptr, *len),
             Arg::Ciovecs(parts) => {
                 let addrs: Vec<(u32, u32)> = parts.iter().map(|b| (self.put(b.clone()), b.len() as u32)).collect();
-                let arr: Vec<u8> = addrs.iter().flat_map(|(p, n)| [p.to_le_bytes(), n.to_le_bytes()].concat()).collect();
+                let arr: Vec<u8> =
+                    addrs.iter().flat_map(|(p, n)| [p.to_le_bytes(), n.to_le_bytes()].concat()).collect();
                 let at = self.put(arr);
                 ptr_len(out, at, parts.len() as u32);
             }

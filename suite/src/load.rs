@@ -157,16 +157,14 @@ fn located(path: &Path, at: &serde_saphyr::Location, message: impl Into<String>)
 fn build(raw: RawScenario, path: &Path) -> Result<Scenario, LoadError> {
     let id_at = raw.id.referenced;
     let id = raw.id.value;
-    let (fn_name, _) = id
-        .split_once('/')
-        .ok_or_else(|| located(path, &id_at, format!("id `{id}` must be `<function>/<name>`")))?;
+    let (fn_name, _) =
+        id.split_once('/').ok_or_else(|| located(path, &id_at, format!("id `{id}` must be `<function>/<name>`")))?;
     let function = wasi_conform_abi::function(fn_name).ok_or_else(|| {
         located(path, &id_at, format!("id `{id}` must start with a preview1 function name, not `{fn_name}`"))
     })?;
-    if let (Some(dir), Some(stem)) = (
-        path.parent().and_then(|p| p.file_name()).and_then(|s| s.to_str()),
-        path.file_stem().and_then(|s| s.to_str()),
-    ) {
+    if let (Some(dir), Some(stem)) =
+        (path.parent().and_then(|p| p.file_name()).and_then(|s| s.to_str()), path.file_stem().and_then(|s| s.to_str()))
+    {
         if wasi_conform_abi::function(dir).is_some() && id != format!("{dir}/{stem}") {
             return Err(located(path, &id_at, format!("id `{id}` must match the file's place: `{dir}/{stem}`")));
         }
@@ -180,11 +178,18 @@ fn build(raw: RawScenario, path: &Path) -> Result<Scenario, LoadError> {
             return Err(located(
                 path,
                 &p.name.referenced,
-                format!("preopen name `{}` must be a simple name (letters, digits, `_-.`, optional leading `/`)", p.name.value),
+                format!(
+                    "preopen name `{}` must be a simple name (letters, digits, `_-.`, optional leading `/`)",
+                    p.name.value
+                ),
             ));
         }
         if binding == "outside" {
-            return Err(located(path, &p.name.referenced, "`outside` is reserved: it is the sandbox's canary directory"));
+            return Err(located(
+                path,
+                &p.name.referenced,
+                "`outside` is reserved: it is the sandbox's canary directory",
+            ));
         }
         if !bound.insert(binding.clone()) {
             return Err(located(path, &p.name.referenced, format!("two preopens bind `${binding}`")));
@@ -202,7 +207,10 @@ fn build(raw: RawScenario, path: &Path) -> Result<Scenario, LoadError> {
                 return Err(located(
                     path,
                     &at,
-                    format!("`${name}` is not a preopen binding nor bound by an earlier step (bound here: {})", list(&bound)),
+                    format!(
+                        "`${name}` is not a preopen binding nor bound by an earlier step (bound here: {})",
+                        list(&bound)
+                    ),
                 ));
             }
         }
@@ -292,8 +300,14 @@ fn list(set: &BTreeSet<String>) -> String {
 fn build_tree(raw: BTreeMap<String, NodeValue>) -> Result<Tree, String> {
     let mut tree = Tree::new();
     for (p, n) in raw {
-        if p.is_empty() || p.starts_with('/') || p.ends_with('/') || p.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
-            return Err(format!("tree path `{p}` must be relative, without `.`/`..`, empty components or a trailing `/`"));
+        if p.is_empty()
+            || p.starts_with('/')
+            || p.ends_with('/')
+            || p.split('/').any(|c| c.is_empty() || c == "." || c == "..")
+        {
+            return Err(format!(
+                "tree path `{p}` must be relative, without `.`/`..`, empty components or a trailing `/`"
+            ));
         }
         let node = match n {
             NodeValue::Dir => Node::Dir,
@@ -333,7 +347,9 @@ fn step_bindings_used(step: &Step) -> Vec<String> {
             Arg::Scalar(Scalar::Binding(b)) => out.push(b.clone()),
             Arg::Subscriptions(subs) => {
                 for s in subs {
-                    if let SubscriptionKind::FdRead(Scalar::Binding(b)) | SubscriptionKind::FdWrite(Scalar::Binding(b)) = &s.kind {
+                    if let SubscriptionKind::FdRead(Scalar::Binding(b))
+                    | SubscriptionKind::FdWrite(Scalar::Binding(b)) = &s.kind
+                    {
                         out.push(b.clone());
                     }
                 }
@@ -379,12 +395,14 @@ impl<'de> Deserialize<'de> for HexString {
 
 fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
     let digits: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!("hex string `{s}` has an odd number of digits"));
     }
     (0..digits.len())
         .step_by(2)
-        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).map_err(|_| format!("`{}` is not a hex byte", &digits[i..i + 2])))
+        .map(|i| {
+            u8::from_str_radix(&digits[i..i + 2], 16).map_err(|_| format!("`{}` is not a hex byte", &digits[i..i + 2]))
+        })
         .collect()
 }
 
@@ -417,7 +435,9 @@ impl<'de> Visitor<'de> for DataVisitor {
                 "times" => times = Some(m.next_value::<u32>()?),
                 "ptr" if self.allow_raw => ptr = Some(m.next_value::<u32>()?),
                 "len" if self.allow_raw => len = Some(m.next_value::<u32>()?),
-                other => return Err(de::Error::custom(format!("unknown key `{other}`, expected {}", Expecting(&self)))),
+                other => {
+                    return Err(de::Error::custom(format!("unknown key `{other}`, expected {}", Expecting(&self))))
+                }
             }
         }
         match (hex, repeat, times, ptr, len) {
@@ -454,7 +474,9 @@ impl<'de> Deserialize<'de> for ExitValue {
                 f.write_str("an exit code or {one-of: [codes], because: reason}")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<ExitValue, E> {
-                u32::try_from(v).map(|c| ExitValue(ExitExpect::One(c))).map_err(|_| E::custom("exit code must fit in u32"))
+                u32::try_from(v)
+                    .map(|c| ExitValue(ExitExpect::One(c)))
+                    .map_err(|_| E::custom("exit code must fit in u32"))
             }
             fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<ExitValue, A::Error> {
                 let s = Set::deserialize(de::value::MapAccessDeserializer::new(m))?;
@@ -482,7 +504,9 @@ impl<'de> Visitor<'de> for StepVisitor {
         f.write_str("a step: a map whose first key is a preview1 function, e.g. `- fd_close: {fd: $f}`")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Step, A::Error> {
-        let first = m.next_key::<String>()?.ok_or_else(|| de::Error::custom("empty step: expected a preview1 function name as the first key"))?;
+        let first = m
+            .next_key::<String>()?
+            .ok_or_else(|| de::Error::custom("empty step: expected a preview1 function name as the first key"))?;
         let function = wasi_conform_abi::function(&first).ok_or_else(|| {
             de::Error::custom(format!(
                 "`{first}` is not a preview1 function; a step starts with the function it calls (one of {})",
@@ -503,8 +527,13 @@ impl<'de> Visitor<'de> for StepVisitor {
             match k.as_str() {
                 "bind" => {
                     let b = m.next_value::<String>()?;
-                    if b.starts_with('$') || b.is_empty() || !b.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
-                        return Err(de::Error::custom(format!("`bind: {b}`: write the name without `$` (letters, digits, `_-.`)")));
+                    if b.starts_with('$')
+                        || b.is_empty()
+                        || !b.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+                    {
+                        return Err(de::Error::custom(format!(
+                            "`bind: {b}`: write the name without `$` (letters, digits, `_-.`)"
+                        )));
                     }
                     step.bind = Some(b);
                 }
@@ -516,7 +545,11 @@ impl<'de> Visitor<'de> for StepVisitor {
                     let raw = m.next_value::<BTreeMap<String, u32>>()?;
                     for (name, ptr) in raw {
                         let idx = function.results.iter().position(|r| r.name == name).ok_or_else(|| {
-                            de::Error::custom(format!("`out-ptr`: {} has no result `{name}` ({})", function.name, result_names(function)))
+                            de::Error::custom(format!(
+                                "`out-ptr`: {} has no result `{name}` ({})",
+                                function.name,
+                                result_names(function)
+                            ))
                         })?;
                         step.out_ptrs[idx] = Some(ptr);
                     }
@@ -657,7 +690,9 @@ impl<'de> Visitor<'de> for ArgSeed {
             ParamType::S64 => write!(f, "`{name}`: a signed integer"),
             ParamType::Enum(e) => write!(f, "`{name}`: a {} name ({}) or an integer", e.name, e.values.join(", ")),
             ParamType::Flags(t) => write!(f, "`{name}`: a list of {} names, `all`, or an integer", t.name),
-            ParamType::Str => write!(f, "`{name}`: a string, {{hex: …}}, {{repeat: …, times: …}} or {{ptr: …, len: …}}"),
+            ParamType::Str => {
+                write!(f, "`{name}`: a string, {{hex: …}}, {{repeat: …, times: …}} or {{ptr: …, len: …}}")
+            }
             ParamType::Ciovecs => write!(f, "`{name}`: a list of strings (one ciovec each) or {{ptr: …, len: …}}"),
             ParamType::Iovecs => write!(f, "`{name}`: a list of buffer sizes (one iovec each) or {{ptr: …, len: …}}"),
             ParamType::Buffer => write!(f, "`{name}`: a buffer size, {{size: …, len: …}} or {{ptr: …, len: …}}"),
@@ -677,9 +712,12 @@ impl<'de> Visitor<'de> for ArgSeed {
             }
         };
         match ty {
-            ParamType::Fd | ParamType::U32 | ParamType::U64 | ParamType::S64 | ParamType::Enum(_) | ParamType::Flags(_) => {
-                Ok(Arg::Scalar(Scalar::Value(fits(v)?)))
-            }
+            ParamType::Fd
+            | ParamType::U32
+            | ParamType::U64
+            | ParamType::S64
+            | ParamType::Enum(_)
+            | ParamType::Flags(_) => Ok(Arg::Scalar(Scalar::Value(fits(v)?))),
             ParamType::Buffer => {
                 let n = u32::try_from(v).map_err(|_| E::custom("buffer size must fit in u32"))?;
                 Ok(Arg::Buffer { size: n, len: n })
@@ -698,7 +736,10 @@ impl<'de> Visitor<'de> for ArgSeed {
         }
         match self.0 {
             ParamType::S64 => Ok(Arg::Scalar(Scalar::Value(v as u64))),
-            _ => Err(E::custom(format!("`{}`: negative values are only allowed for signed (filedelta) parameters", self.1))),
+            _ => Err(E::custom(format!(
+                "`{}`: negative values are only allowed for signed (filedelta) parameters",
+                self.1
+            ))),
         }
     }
 
@@ -706,7 +747,10 @@ impl<'de> Visitor<'de> for ArgSeed {
         if let Some(b) = v.strip_prefix('$') {
             return match self.0 {
                 ParamType::Fd | ParamType::U32 | ParamType::U64 => Ok(Arg::Scalar(Scalar::Binding(b.to_owned()))),
-                _ => Err(E::custom(format!("`{}`: a `$binding` is only allowed for descriptors and unsigned integers", self.1))),
+                _ => Err(E::custom(format!(
+                    "`{}`: a `$binding` is only allowed for descriptors and unsigned integers",
+                    self.1
+                ))),
             };
         }
         match self.0 {
@@ -758,14 +802,18 @@ impl<'de> Visitor<'de> for ArgSeed {
                 "ptr" => ptr = Some(m.next_value::<u32>()?),
                 "len" => len = Some(m.next_value::<u32>()?),
                 "size" if matches!(self.0, ParamType::Buffer) => size = Some(m.next_value::<u32>()?),
-                other => return Err(de::Error::custom(format!("unknown key `{other}`: expected {}", Expecting(&self)))),
+                other => {
+                    return Err(de::Error::custom(format!("unknown key `{other}`: expected {}", Expecting(&self))))
+                }
             }
         }
         let has_len = matches!(self.0, ParamType::Ciovecs | ParamType::Iovecs | ParamType::Buffer);
         match (self.0, ptr, len, size) {
             (ParamType::Buffer, None, len, Some(size)) => Ok(Arg::Buffer { size, len: len.unwrap_or(size) }),
             (_, Some(ptr), Some(len), None) if has_len => Ok(Arg::Raw { ptr, len }),
-            (ParamType::Region | ParamType::Subscriptions | ParamType::Events, Some(ptr), None, None) => Ok(Arg::Raw { ptr, len: 0 }),
+            (ParamType::Region | ParamType::Subscriptions | ParamType::Events, Some(ptr), None, None) => {
+                Ok(Arg::Raw { ptr, len: 0 })
+            }
             _ => Err(de::Error::custom(format!("expected {}", Expecting(&self)))),
         }
     }
@@ -783,7 +831,11 @@ fn flags_value(t: &FlagsType, names: &[&str]) -> Result<u64, String> {
             continue;
         }
         bits |= t.bit(n).ok_or_else(|| {
-            format!("`{n}` is not a {} flag (one of {}, or `all`)", t.name, if t.flags.is_empty() { "none defined".to_owned() } else { t.flags.join(", ") })
+            format!(
+                "`{n}` is not a {} flag (one of {}, or `all`)",
+                t.name,
+                if t.flags.is_empty() { "none defined".to_owned() } else { t.flags.join(", ") }
+            )
         })?;
     }
     Ok(bits)
@@ -927,7 +979,11 @@ impl<'de> Visitor<'de> for ExpectSeed {
                 let mut known: Vec<&str> = vec!["errno"];
                 known.extend(f.results.iter().map(|r| r.name));
                 known.extend(views::views(f).iter().map(|(n, _)| *n));
-                return Err(de::Error::custom(format!("{} has no output `{k}` to check (it has {})", f.name, known.join(", "))));
+                return Err(de::Error::custom(format!(
+                    "{} has no output `{k}` to check (it has {})",
+                    f.name,
+                    known.join(", ")
+                )));
             }
         }
         Ok(e)
@@ -938,7 +994,11 @@ impl<'de> Visitor<'de> for ExpectSeed {
 struct ErrnoValue(ErrnoExpect);
 
 fn errno_by_name<E: de::Error>(n: &str) -> Result<Errno, E> {
-    Errno::from_name(n).ok_or_else(|| E::custom(format!("`{n}` is not an errno name (witx spelling: success, badf, inval, noent, perm, notcapable, …)")))
+    Errno::from_name(n).ok_or_else(|| {
+        E::custom(format!(
+            "`{n}` is not an errno name (witx spelling: success, badf, inval, noent, perm, notcapable, …)"
+        ))
+    })
 }
 
 impl<'de> Deserialize<'de> for ErrnoValue {
@@ -1066,9 +1126,10 @@ impl<'de> Visitor<'de> for RecordCheck {
         let fields = record_fields(self.0);
         let mut out = Vec::new();
         while let Some(k) = m.next_key::<String>()? {
-            let (_, kind) = fields.iter().find(|(n, _)| *n == k).ok_or_else(|| {
-                de::Error::custom(format!("unknown field `{k}`, expected {}", Expecting(&self)))
-            })?;
+            let (_, kind) = fields
+                .iter()
+                .find(|(n, _)| *n == k)
+                .ok_or_else(|| de::Error::custom(format!("unknown field `{k}`, expected {}", Expecting(&self))))?;
             let check = match kind {
                 FieldKind::Int => m.next_value_seed(ScalarCheckSeed)?,
                 FieldKind::Enum(e) => m.next_value_seed(EnumCheck(e))?,
@@ -1117,7 +1178,8 @@ impl<'de> Visitor<'de> for EnumCheck {
             because: String,
         }
         let s = Set::deserialize(de::value::MapAccessDeserializer::new(m))?;
-        let set = s.one_of.iter().map(|n| enum_value(self.0, n)).collect::<Result<Vec<_>, _>>().map_err(de::Error::custom)?;
+        let set =
+            s.one_of.iter().map(|n| enum_value(self.0, n)).collect::<Result<Vec<_>, _>>().map_err(de::Error::custom)?;
         Ok(ValueCheck::OneOf { set, because: s.because })
     }
 }
@@ -1173,7 +1235,9 @@ impl<'de> DeserializeSeed<'de> for ViewSeed {
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<ViewCheck, D::Error> {
         match self.0 {
             ViewKind::Bytes => BytesValue::deserialize(d).map(|b| ViewCheck::Bytes(b.0)),
-            ViewKind::Strings => Vec::<BytesValue>::deserialize(d).map(|v| ViewCheck::Strings(v.into_iter().map(|b| b.0).collect())),
+            ViewKind::Strings => {
+                Vec::<BytesValue>::deserialize(d).map(|v| ViewCheck::Strings(v.into_iter().map(|b| b.0).collect()))
+            }
             ViewKind::Entries => {
                 let m = BTreeMap::<String, EnumOrInt<FiletypeTag>>::deserialize(d)?;
                 Ok(ViewCheck::Entries(m.into_iter().map(|(k, v)| (k.into_bytes(), v.0)).collect()))

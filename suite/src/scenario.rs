@@ -163,7 +163,12 @@ pub struct Subscription {
 /// The `subscription_u` union.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SubscriptionKind {
-    Clock { id: u64, timeout: u64, precision: u64, flags: u64 },
+    Clock {
+        id: u64,
+        timeout: u64,
+        precision: u64,
+        flags: u64,
+    },
     FdRead(Scalar),
     FdWrite(Scalar),
     /// A raw tag with an all-zero payload (for invalid tags).
@@ -211,15 +216,24 @@ impl ErrnoExpect {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ValueCheck {
     Exact(u64),
-    Range { min: Option<u64>, max: Option<u64> },
+    Range {
+        min: Option<u64>,
+        max: Option<u64>,
+    },
     /// Equal to a binding's value at the end of the run.
     SameAs(String),
     /// Checks of named fields of a record result (`fdstat`, `filestat`, `prestat`).
     Fields(Vec<(String, ValueCheck)>),
     /// One of several values (filetype sets, e.g. stdio).
-    OneOf { set: Vec<u64>, because: String },
+    OneOf {
+        set: Vec<u64>,
+        because: String,
+    },
     /// Flags: these bits must be set / clear.
-    Bits { set: u64, clear: u64 },
+    Bits {
+        set: u64,
+        clear: u64,
+    },
 }
 
 /// A check of a derived view.

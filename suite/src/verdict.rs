@@ -112,7 +112,12 @@ impl Judge<'_> {
             let sl = &self.layout.steps[k];
             match *state {
                 StepState::NotStarted => {
-                    self.out.push(format!("step {} ({}) was never reached: the run ended with {}", k + 1, step.function.name, self.o.ending));
+                    self.out.push(format!(
+                        "step {} ({}) was never reached: the run ended with {}",
+                        k + 1,
+                        step.function.name,
+                        self.o.ending
+                    ));
                     return;
                 }
                 StepState::Started => {
@@ -146,7 +151,11 @@ impl Judge<'_> {
                 ErrnoExpect::OneOf { because, .. } => format!(" ({because})"),
                 ErrnoExpect::One(_) => String::new(),
             };
-            self.out.push(format!("{}\n    errno: expected {}{why}, observed {obs}", self.call(k, step, sl), expect.describe()));
+            self.out.push(format!(
+                "{}\n    errno: expected {}{why}, observed {obs}",
+                self.call(k, step, sl),
+                expect.describe()
+            ));
             return;
         }
         if observed != Some(Errno::Success) {
@@ -154,12 +163,14 @@ impl Judge<'_> {
         }
         let mut diffs = Vec::new();
         for (name, check) in &step.expect.results {
-            let (i, r) = step.function.results.iter().enumerate().find(|(_, r)| r.name == *name).expect("loader checked");
+            let (i, r) =
+                step.function.results.iter().enumerate().find(|(_, r)| r.name == *name).expect("loader checked");
             let at = sl.results[i];
             self.check_result(name, r.ty, at, check, &mut diffs);
         }
         for (name, check) in &step.expect.views {
-            let kind = views::views(step.function).iter().find(|(n, _)| n == name).map(|(_, k)| *k).expect("loader checked");
+            let kind =
+                views::views(step.function).iter().find(|(n, _)| n == name).map(|(_, k)| *k).expect("loader checked");
             self.check_view(name, kind, step, sl, check, &mut diffs);
         }
         if !diffs.is_empty() {
@@ -175,7 +186,14 @@ impl Judge<'_> {
         }
     }
 
-    fn check_value(&self, what: &str, v: u64, check: &ValueCheck, render: &dyn Fn(u64) -> String, diffs: &mut Vec<String>) {
+    fn check_value(
+        &self,
+        what: &str,
+        v: u64,
+        check: &ValueCheck,
+        render: &dyn Fn(u64) -> String,
+        diffs: &mut Vec<String>,
+    ) {
         let ok = match check {
             ValueCheck::Exact(x) => v == *x,
             ValueCheck::Range { min, max } => min.is_none_or(|m| v >= m) && max.is_none_or(|m| v <= m),
@@ -192,11 +210,15 @@ impl Judge<'_> {
                     min.map(|m| m.to_string()).unwrap_or_default(),
                     max.map(|m| m.to_string()).unwrap_or_default()
                 ),
-                ValueCheck::SameAs(b) => format!("${b} = {}", self.binding_value(b).map(render).unwrap_or_else(|| "?".into())),
+                ValueCheck::SameAs(b) => {
+                    format!("${b} = {}", self.binding_value(b).map(render).unwrap_or_else(|| "?".into()))
+                }
                 ValueCheck::OneOf { set, because } => {
                     format!("one of {} ({because})", set.iter().map(|x| render(*x)).collect::<Vec<_>>().join(", "))
                 }
-                ValueCheck::Bits { set, clear } => format!("including {} and excluding {}", render(*set), render(*clear)),
+                ValueCheck::Bits { set, clear } => {
+                    format!("including {} and excluding {}", render(*set), render(*clear))
+                }
                 ValueCheck::Fields(_) => String::new(),
             };
             diffs.push(format!("{what}: expected {exp}, observed {}", render(v)));
@@ -205,7 +227,8 @@ impl Judge<'_> {
 
     fn check_result(&self, name: &str, ty: ResultType, at: u32, check: &ValueCheck, diffs: &mut Vec<String>) {
         let plain = |v: u64| v.to_string();
-        let unreadable = |diffs: &mut Vec<String>| diffs.push(format!("{name}: out-pointer {at:#x} is outside captured memory"));
+        let unreadable =
+            |diffs: &mut Vec<String>| diffs.push(format!("{name}: out-pointer {at:#x} is outside captured memory"));
         match ty {
             ResultType::Size | ResultType::Fd => match u32_at(self.mem, at) {
                 Some(v) => self.check_value(name, v as u64, check, &plain, diffs),
@@ -232,7 +255,15 @@ impl Judge<'_> {
         }
     }
 
-    fn check_view(&self, name: &str, kind: ViewKind, step: &Step, sl: &StepLayout, check: &ViewCheck, diffs: &mut Vec<String>) {
+    fn check_view(
+        &self,
+        name: &str,
+        kind: ViewKind,
+        step: &Step,
+        sl: &StepLayout,
+        check: &ViewCheck,
+        diffs: &mut Vec<String>,
+    ) {
         let used = sl.results.first().and_then(|at| u32_at(self.mem, *at));
         match (kind, check) {
             (ViewKind::Bytes, ViewCheck::Bytes(want)) => {
@@ -253,7 +284,9 @@ impl Judge<'_> {
                 };
                 match got {
                     Some(g) if g == *want => {}
-                    Some(g) => diffs.push(format!("{name}: expected {}, observed {}", show_bytes(want), show_bytes(&g))),
+                    Some(g) => {
+                        diffs.push(format!("{name}: expected {}, observed {}", show_bytes(want), show_bytes(&g)))
+                    }
                     None => diffs.push(format!("{name}: the buffer was passed raw, nothing to check")),
                 }
             }
@@ -293,13 +326,16 @@ impl Judge<'_> {
                 if let Some((at, cap)) = sl.events {
                     for i in 0..n.min(cap) {
                         let e = at + 32 * i;
-                        let (Some(ud), Some(err), Some(ty)) = (u64_at(self.mem, e), u16_at(self.mem, e + 8), u8_at(self.mem, e + 10)) else {
+                        let (Some(ud), Some(err), Some(ty)) =
+                            (u64_at(self.mem, e), u16_at(self.mem, e + 8), u8_at(self.mem, e + 10))
+                        else {
                             break;
                         };
                         got.insert(ud, (err as u32, ty as u64));
                     }
                 }
-                let want_raw: BTreeMap<u64, (u32, u64)> = want.iter().map(|(k, (e, t))| (*k, (e.raw() as u32, *t))).collect();
+                let want_raw: BTreeMap<u64, (u32, u64)> =
+                    want.iter().map(|(k, (e, t))| (*k, (e.raw() as u32, *t))).collect();
                 if got != want_raw {
                     let render = |m: &BTreeMap<u64, (u32, u64)>| {
                         m.iter()
@@ -343,7 +379,9 @@ impl Judge<'_> {
     }
 
     fn streams(&mut self) {
-        for (name, want, got) in [("stdout", &self.s.stdout, &self.o.stdout), ("stderr", &self.s.stderr, &self.o.stderr)] {
+        for (name, want, got) in
+            [("stdout", &self.s.stdout, &self.o.stdout), ("stderr", &self.s.stderr, &self.o.stderr)]
+        {
             if let Some(w) = want {
                 if w != got {
                     self.out.push(format!("{name}: expected {}, observed {}", show_bytes(w), show_bytes(got)));
@@ -438,9 +476,12 @@ fn describe_flags(f: &FlagsType, v: u64) -> String {
 }
 
 /// Reads one field of a record result; returns the value and how to render it.
-fn record_field(m: &[u8], ty: ResultType, at: u32, field: &str) -> Option<(u64, Box<dyn Fn(u64) -> String>)> {
-    let plain: Box<dyn Fn(u64) -> String> = Box::new(|v| v.to_string());
-    let filetype: Box<dyn Fn(u64) -> String> =
+/// Renders a field value for messages.
+type Render = Box<dyn Fn(u64) -> String>;
+
+fn record_field(m: &[u8], ty: ResultType, at: u32, field: &str) -> Option<(u64, Render)> {
+    let plain: Render = Box::new(|v| v.to_string());
+    let filetype: Render =
         Box::new(|v| types::FILETYPE.name_of(v).map(str::to_owned).unwrap_or_else(|| format!("{v} (invalid)")));
     Some(match (ty, field) {
         (ResultType::Fdstat, "filetype") => (u8_at(m, at)? as u64, filetype),
@@ -455,7 +496,9 @@ fn record_field(m: &[u8], ty: ResultType, at: u32, field: &str) -> Option<(u64, 
         (ResultType::Filestat, "atim") => (u64_at(m, at + 40)?, plain),
         (ResultType::Filestat, "mtim") => (u64_at(m, at + 48)?, plain),
         (ResultType::Filestat, "ctim") => (u64_at(m, at + 56)?, plain),
-        (ResultType::Prestat, "tag") => (u8_at(m, at)? as u64, Box::new(|v| types::PREOPENTYPE.name_of(v).unwrap_or("invalid").to_owned())),
+        (ResultType::Prestat, "tag") => {
+            (u8_at(m, at)? as u64, Box::new(|v| types::PREOPENTYPE.name_of(v).unwrap_or("invalid").to_owned()))
+        }
         (ResultType::Prestat, "name_len") => (u32_at(m, at + 4)? as u64, plain),
         _ => return None,
     })
