@@ -658,3 +658,66 @@ fn match_body() -> Body {
     }
     b
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn scenario(steps: &str) -> Scenario {
+        let text = format!(
+            "id: fd_write/t\nsummary: s\nspec: t\nstrength: must\nfixture:\n  preopens:\n    - name: /sandbox\nsteps:\n{steps}"
+        );
+        crate::load::load_str(&text, Path::new("t.yaml")).unwrap_or_else(|e| panic!("{}", e.with_snippet()))
+    }
+
+    #[test]
+    fn modules_validate_with_mvp_features_and_import_only_what_they_call() {
+        let s = scenario("  - fd_write: {fd: 1, iovs: [hi]}\n    expect: {errno: success}\n");
+        let c = compile(&s).unwrap();
+        let wat = to_wat(&c.case.module).unwrap();
+        assert!(wat.contains("(export \"_start\""), "{wat}");
+        assert!(wat.contains("(export \"memory\""), "{wat}");
+        assert!(wat.contains("\"fd_write\""));
+        assert!(wat.contains("\"fd_prestat_get\""), "the preopen scan needs it");
+        assert!(!wat.contains("\"path_open\""));
+        assert!(!wat.contains("(start"), "no start section");
+    }
+
+    #[test]
+    fn every_function_of_the_table_compiles() {
+        // One step per function with the smallest valid arguments.
+        for f in wasi_conform_abi::FUNCTIONS {
+            let args: Vec<String> = f
+                .params
+                .iter()
+                .map(|p| {
+                    let v = match p.ty {
+                        ParamType::Fd | ParamType::U32 | ParamType::U64 | ParamType::S64 => "1",
+                        ParamType::Enum(_) | ParamType::Flags(_) => "0",
+                        ParamType::Str => "a",
+                        ParamType::Ciovecs => "[x]",
+                        ParamType::Iovecs => "[4]",
+                        ParamType::Buffer | ParamType::Region | ParamType::Events => "16",
+                        ParamType::Subscriptions => "[{userdata: 1, clock: {id: 0, timeout: 0}}]",
+                    };
+                    format!("{}: {v}", p.name)
+                })
+                .collect();
+            let expect = if f.returns == Returns::Errno { "\n    expect: {errno: success}" } else { "" };
+            let s = scenario(&format!("  - {}: {{{}}}{expect}\n", f.name, args.join(", ")));
+            let c = compile(&s).unwrap_or_else(|e| panic!("{}: {e}", f.name));
+            assert!(validate(&c.case.module).is_ok());
+        }
+    }
+
+    #[test]
+    fn the_trace_sits_below_all_step_data() {
+        let s = scenario("  - fd_read: {fd: 0, iovs: [100, 200]}\n    expect: {errno: success}\n");
+        let c = compile(&s).unwrap();
+        let l = &c.layout;
+        assert!(l.steps_at > TRACE_BASE && l.scan_at < l.steps[0].iovecs[0].0);
+        assert_eq!(c.case.capture_len, l.end);
+        assert!(l.steps[0].iovecs.iter().all(|(at, n)| at + n <= l.end));
+    }
+}
