@@ -23,8 +23,14 @@ pub struct Sandbox {
     dir: tempfile::TempDir,
     /// (guest name, host path) per preopen, in fixture order.
     preopens: Vec<(String, PathBuf)>,
-    before: Tree,
+    before: Watched,
 }
+
+/// What is compared outside the preopens: each entry's node (contents, link target) and
+/// the metadata an escape could change without touching contents — link count,
+/// modification time, permissions. Access times are left out: reading the canary
+/// legitimately updates them on some mounts, and a read is not a change.
+type Watched = BTreeMap<String, (Node, u64, i128, u32)>;
 
 /// Contents of the canary files.
 const CANARY: &[u8] = b"wasi-conform canary: a sandboxed guest must never read or change this\n";
@@ -46,7 +52,7 @@ impl Sandbox {
             materialise(&host, &p.tree)?;
             preopens.push((p.name.clone(), host));
         }
-        let mut s = Sandbox { dir, preopens, before: Tree::new() };
+        let mut s = Sandbox { dir, preopens, before: Watched::new() };
         s.before = s.watched();
         Ok(s)
     }
@@ -73,7 +79,8 @@ impl Sandbox {
         for (p, n) in &self.before {
             match after.get(p) {
                 None => changed.push(format!("{p} (removed)")),
-                Some(m) if m != n => changed.push(format!("{p} (modified)")),
+                Some(m) if m.0 != n.0 => changed.push(format!("{p} (modified)")),
+                Some(m) if m != n => changed.push(format!("{p} (metadata changed)")),
                 Some(_) => {}
             }
         }
@@ -89,11 +96,20 @@ impl Sandbox {
         }
     }
 
-    fn watched(&self) -> Tree {
+    fn watched(&self) -> Watched {
+        use std::os::unix::fs::MetadataExt;
         let skip: Vec<&Path> = self.preopens.iter().map(|(_, h)| h.as_path()).collect();
         let mut t = Tree::new();
         walk(self.dir.path(), self.dir.path(), &skip, &mut t);
-        t
+        t.into_iter()
+            .map(|(p, n)| {
+                let meta = std::fs::symlink_metadata(self.dir.path().join(&p)).ok();
+                let (nlink, mtime, mode) = meta
+                    .map(|m| (m.nlink(), m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128, m.mode()))
+                    .unwrap_or_default();
+                (p, (n, nlink, mtime, mode))
+            })
+            .collect()
     }
 }
 

@@ -236,6 +236,22 @@ fn build(raw: RawScenario, path: &Path) -> Result<Scenario, LoadError> {
     if steps.is_empty() {
         return Err(located(path, &id_at, "a scenario needs at least one step"));
     }
+    let traps = matches!(raw.end, Some(RawEnd::Trap));
+    for (i, s) in steps.iter().enumerate() {
+        let trapping = traps && i + 1 == steps.len();
+        if s.function.returns == Returns::Errno && s.expect.errno.is_none() && !trapping {
+            return Err(LoadError::Invalid {
+                file: path.to_owned(),
+                line: s.line as u64,
+                column: 5,
+                message: format!(
+                    "the {} step needs `expect: {{errno: …}}` (only the last step of a scenario with `end: trap` may omit it)",
+                    s.function.name
+                ),
+                snippet: String::new(),
+            });
+        }
+    }
     for (i, s) in steps.iter().enumerate() {
         if s.function.returns == Returns::Never && i + 1 != steps.len() {
             return Err(LoadError::Invalid {
@@ -567,12 +583,11 @@ impl<'de> Visitor<'de> for StepVisitor {
                 }
             }
         }
-        if !seen_expect && function.returns == Returns::Errno {
-            return Err(de::Error::custom(format!("the {} step needs `expect: {{errno: …}}`", function.name)));
-        }
-        if function.returns == Returns::Errno && step.expect.errno.is_none() {
+        if seen_expect && function.returns == Returns::Errno && step.expect.errno.is_none() {
             return Err(de::Error::custom(format!("the {} step's `expect` needs an `errno`", function.name)));
         }
+        // A missing `expect` is allowed only on a step the scenario expects to trap in;
+        // `build` checks that once `end` is known.
         Ok(step)
     }
 }
@@ -855,8 +870,9 @@ impl<'de> Deserialize<'de> for SubscriptionValue {
             #[serde(default)]
             flags: Vec<String>,
         }
+        // Keys are witx names (`fd_read`, `fd_write`), not kebab-case.
         #[derive(Deserialize)]
-        #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+        #[serde(deny_unknown_fields)]
         struct Raw {
             userdata: u64,
             clock: Option<Clock>,

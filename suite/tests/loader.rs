@@ -28,7 +28,9 @@ fn assert_error(text: &str, line: u64, needle: &str) {
 
 #[test]
 fn a_valid_scenario_loads() {
-    let s = load_str(&format!("{HEAD}steps:\n  - fd_close: {{fd: 9}}\n    expect: {{errno: badf}}\n"), Path::new("x.yaml")).unwrap();
+    let s =
+        load_str(&format!("{HEAD}steps:\n  - fd_close: {{fd: 9}}\n    expect: {{errno: badf}}\n"), Path::new("x.yaml"))
+            .unwrap();
     assert_eq!(s.steps.len(), 1);
     assert_eq!(s.function.name, "fd_close");
 }
@@ -45,7 +47,11 @@ fn unknown_function() {
 
 #[test]
 fn unknown_argument() {
-    assert_error(&format!("{HEAD}steps:\n  - fd_close: {{fdd: 9}}\n    expect: {{errno: badf}}\n"), 6, "has no argument `fdd`");
+    assert_error(
+        &format!("{HEAD}steps:\n  - fd_close: {{fdd: 9}}\n    expect: {{errno: badf}}\n"),
+        6,
+        "has no argument `fdd`",
+    );
 }
 
 #[test]
@@ -68,7 +74,11 @@ fn unknown_flag_name() {
 
 #[test]
 fn unknown_errno() {
-    assert_error(&format!("{HEAD}steps:\n  - fd_close: {{fd: 9}}\n    expect: {{errno: ebadf}}\n"), 7, "`ebadf` is not an errno");
+    assert_error(
+        &format!("{HEAD}steps:\n  - fd_close: {{fd: 9}}\n    expect: {{errno: ebadf}}\n"),
+        7,
+        "`ebadf` is not an errno",
+    );
 }
 
 #[test]
@@ -82,12 +92,20 @@ fn errno_set_needs_a_reason() {
 
 #[test]
 fn wrong_type() {
-    assert_error(&format!("{HEAD}steps:\n  - fd_close: {{fd: [1, 2]}}\n    expect: {{errno: badf}}\n"), 6, "a descriptor");
+    assert_error(
+        &format!("{HEAD}steps:\n  - fd_close: {{fd: [1, 2]}}\n    expect: {{errno: badf}}\n"),
+        6,
+        "a descriptor",
+    );
 }
 
 #[test]
 fn value_too_large_for_the_core_type() {
-    assert_error(&format!("{HEAD}steps:\n  - fd_close: {{fd: 4294967296}}\n    expect: {{errno: badf}}\n"), 6, "does not fit");
+    assert_error(
+        &format!("{HEAD}steps:\n  - fd_close: {{fd: 4294967296}}\n    expect: {{errno: badf}}\n"),
+        6,
+        "does not fit",
+    );
 }
 
 #[test]
@@ -103,7 +121,11 @@ fn duplicate_key() {
 
 #[test]
 fn unbound_binding() {
-    assert_error(&format!("{HEAD}steps:\n  - fd_close: {{fd: $nope}}\n    expect: {{errno: badf}}\n"), 6, "`$nope` is not");
+    assert_error(
+        &format!("{HEAD}steps:\n  - fd_close: {{fd: $nope}}\n    expect: {{errno: badf}}\n"),
+        6,
+        "`$nope` is not",
+    );
 }
 
 #[test]
@@ -113,7 +135,11 @@ fn missing_expectation() {
 
 #[test]
 fn unknown_output_to_check() {
-    assert_error(&format!("{HEAD}steps:\n  - fd_close: {{fd: 9}}\n    expect: {{errno: badf, nread: 3}}\n"), 7, "no output `nread`");
+    assert_error(
+        &format!("{HEAD}steps:\n  - fd_close: {{fd: 9}}\n    expect: {{errno: badf, nread: 3}}\n"),
+        7,
+        "no output `nread`",
+    );
 }
 
 #[test]

@@ -66,8 +66,12 @@ fn main() {
             let ids = ids.clone();
             trials.push(Trial::test(format!("suite/expectations/{}", rt.name()), move || {
                 let stale: Vec<String> = exp.stale(&ids).map(|e| e.scenario.clone()).collect();
-                let todo: Vec<&str> =
-                    exp.entries.values().filter(|e| e.reason.starts_with("TODO")).map(|e| e.scenario.as_str()).collect();
+                let todo: Vec<&str> = exp
+                    .entries
+                    .values()
+                    .filter(|e| e.reason.starts_with("TODO"))
+                    .map(|e| e.scenario.as_str())
+                    .collect();
                 let mut problems = Vec::new();
                 if !stale.is_empty() {
                     problems.push(format!("entries for scenarios that do not exist: {}", stale.join(", ")));
@@ -90,9 +94,10 @@ fn main() {
                 let r = run_case(rt.as_ref(), &prepared[i], &exp);
                 let verdict = match r.status_enum {
                     Status::Pass | Status::ExpectedFail | Status::NotAvailable => Ok(()),
-                    Status::Fail | Status::UnexpectedPass | Status::Error => {
-                        Err(Failed::from(format!("{}: {}\n{}\nreproduce: {}", r.status, r.verdict, r.message, r.reproduce)))
-                    }
+                    Status::Fail | Status::UnexpectedPass | Status::Error => Err(Failed::from(format!(
+                        "{}: {}\n{}\nreproduce: {}",
+                        r.status, r.verdict, r.message, r.reproduce
+                    ))),
                 };
                 observed.lock().expect("observed lock").push(r);
                 verdict
