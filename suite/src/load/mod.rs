@@ -1,0 +1,385 @@
+//! The strict loader: YAML text → [`Scenario`], or an error naming file, line, column and
+//! what was expected.
+//!
+//! YAML is parsed by `serde-saphyr`, chosen over the deprecated `serde_yaml` (and its forks,
+//! which still sit on the C-derived `unsafe-libyaml`) because it is maintained, pure Rust,
+//! promises panic-free parsing, refuses duplicate keys by default, and attaches a line and
+//! column to every error — including the custom errors raised below, which is what makes
+//! "unknown argument `pth` of path_open" point at the right place.
+//!
+//! Parsing is done by serde visitors that know the [function table](wasi_conform_abi):
+//! a step is a map whose *first* key names the function, so its arguments and expectations
+//! are checked against that function's witx parameters and results as they are read.
+//! Cross-step rules (bindings defined before use, the id matching the path) are checked
+//! afterwards with the step's location.
+
+mod expect;
+mod step;
+mod values;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use wasi_conform_abi::Returns;
+
+use crate::scenario::*;
+use values::{BytesValue, ExitValue, HexString};
+
+pub use step::DEFAULT_REGION;
+
+/// A scenario file that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file is not a valid scenario; `message` says what was expected.
+    #[error("{file}:{line}:{column}: {message}")]
+    Invalid { file: PathBuf, line: u64, column: u64, message: String, snippet: String },
+    /// The file could not be read.
+    #[error("{file}: cannot read: {source}")]
+    Io { file: PathBuf, source: std::io::Error },
+}
+
+impl LoadError {
+    /// The error with the offending lines quoted under it.
+    pub fn with_snippet(&self) -> String {
+        match self {
+            LoadError::Invalid { snippet, .. } if !snippet.is_empty() => format!("{self}\n{snippet}"),
+            _ => self.to_string(),
+        }
+    }
+}
+
+/// Loads one scenario file.
+pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io { file: path.to_owned(), source })?;
+    load_str(&text, path)
+}
+
+/// Loads a scenario from text; `path` is used for messages and for the id check.
+pub fn load_str(text: &str, path: &Path) -> Result<Scenario, LoadError> {
+    let raw: RawScenario = serde_saphyr::from_str(text).map_err(|e| yaml_error(path, text, &e))?;
+    build(raw, path)
+}
+
+fn yaml_error(path: &Path, _text: &str, e: &serde_saphyr::Error) -> LoadError {
+    let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+    let plain = e.without_snippet().to_string();
+    let message = strip_location_prefix(&plain).to_owned();
+    let snippet = e
+        .to_string()
+        .lines()
+        .skip(1)
+        .map(|l| l.replace("<input>", &path.display().to_string()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    LoadError::Invalid { file: path.to_owned(), line, column, message, snippet }
+}
+
+/// `error: line 4 column 5: unknown field` → `unknown field`.
+fn strip_location_prefix(s: &str) -> &str {
+    let s = s.strip_prefix("error: ").unwrap_or(s);
+    if let Some(rest) = s.strip_prefix("line ") {
+        if let Some(idx) = rest.find(": ") {
+            return &rest[idx + 2..];
+        }
+    }
+    s
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawScenario {
+    id: Spanned<String>,
+    summary: String,
+    spec: String,
+    strength: Strength,
+    #[serde(default)]
+    fixture: RawFixture,
+    steps: Vec<Spanned<Step>>,
+    #[serde(default)]
+    end: Option<RawEnd>,
+    stdout: Option<BytesValue>,
+    stderr: Option<BytesValue>,
+    tree: Option<BTreeMap<String, BTreeMap<String, NodeValue>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawFixture {
+    #[serde(default)]
+    preopens: Vec<RawPreopen>,
+    args: Option<Vec<String>>,
+    #[serde(default)]
+    env: Vec<String>,
+    stdin: Option<BytesValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawPreopen {
+    name: Spanned<String>,
+    #[serde(default)]
+    tree: BTreeMap<String, NodeValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+enum RawEnd {
+    Exit(ExitValue),
+    Trap,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+enum NodeValue {
+    Dir,
+    File(String),
+    FileHex(HexString),
+    FileSize(u32),
+    Symlink(String),
+    Hardlink(String),
+}
+
+/// The default argv when a fixture gives none.
+pub const DEFAULT_ARGV0: &str = "scenario.wasm";
+
+fn located(path: &Path, at: &serde_saphyr::Location, message: impl Into<String>) -> LoadError {
+    LoadError::Invalid {
+        file: path.to_owned(),
+        line: at.line(),
+        column: at.column(),
+        message: message.into(),
+        snippet: String::new(),
+    }
+}
+
+fn build(raw: RawScenario, path: &Path) -> Result<Scenario, LoadError> {
+    let id_at = raw.id.referenced;
+    let id = raw.id.value;
+    let (fn_name, _) =
+        id.split_once('/').ok_or_else(|| located(path, &id_at, format!("id `{id}` must be `<function>/<name>`")))?;
+    let function = wasi_conform_abi::function(fn_name).ok_or_else(|| {
+        located(path, &id_at, format!("id `{id}` must start with a preview1 function name, not `{fn_name}`"))
+    })?;
+    if let (Some(dir), Some(stem)) =
+        (path.parent().and_then(|p| p.file_name()).and_then(|s| s.to_str()), path.file_stem().and_then(|s| s.to_str()))
+    {
+        if wasi_conform_abi::function(dir).is_some() && id != format!("{dir}/{stem}") {
+            return Err(located(path, &id_at, format!("id `{id}` must match the file's place: `{dir}/{stem}`")));
+        }
+    }
+
+    let mut preopens = Vec::new();
+    let mut bound: BTreeSet<String> = BTreeSet::new();
+    for p in raw.fixture.preopens {
+        let binding = p.name.value.trim_start_matches("./").trim_start_matches('/').to_owned();
+        if binding.is_empty() || !binding.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
+            return Err(located(
+                path,
+                &p.name.referenced,
+                format!(
+                    "preopen name `{}` must be a simple name (letters, digits, `_-.`, optional leading `/`)",
+                    p.name.value
+                ),
+            ));
+        }
+        if binding == "outside" {
+            return Err(located(
+                path,
+                &p.name.referenced,
+                "`outside` is reserved: it is the sandbox's canary directory",
+            ));
+        }
+        if !bound.insert(binding.clone()) {
+            return Err(located(path, &p.name.referenced, format!("two preopens bind `${binding}`")));
+        }
+        let tree = build_tree(p.tree).map_err(|m| located(path, &p.name.referenced, m))?;
+        preopens.push(Preopen { name: p.name.value, binding, tree });
+    }
+
+    let mut steps = Vec::new();
+    for s in raw.steps {
+        let at = s.referenced;
+        let step = s.value;
+        for name in step_bindings_used(&step) {
+            if !bound.contains(&name) {
+                return Err(located(
+                    path,
+                    &at,
+                    format!(
+                        "`${name}` is not a preopen binding nor bound by an earlier step (bound here: {})",
+                        list(&bound)
+                    ),
+                ));
+            }
+        }
+        if let Some(b) = &step.bind {
+            if step.function.results.is_empty() {
+                return Err(located(path, &at, format!("`bind`: {} has no result to bind", step.function.name)));
+            }
+            if !bound.insert(b.clone()) {
+                return Err(located(path, &at, format!("`${b}` is already bound")));
+            }
+        }
+        for (_, check) in &step.expect.results {
+            for name in check_bindings_used(check) {
+                if !bound.contains(&name) {
+                    return Err(located(path, &at, format!("`${name}` is not bound")));
+                }
+            }
+        }
+        let mut step = step;
+        step.line = at.line() as usize;
+        steps.push(step);
+    }
+    if steps.is_empty() {
+        return Err(located(path, &id_at, "a scenario needs at least one step"));
+    }
+    let traps = matches!(raw.end, Some(RawEnd::Trap));
+    for (i, s) in steps.iter().enumerate() {
+        let trapping = traps && i + 1 == steps.len();
+        if s.function.returns == Returns::Errno && s.expect.errno.is_none() && !trapping {
+            return Err(LoadError::Invalid {
+                file: path.to_owned(),
+                line: s.line as u64,
+                column: 5,
+                message: format!(
+                    "the {} step needs `expect: {{errno: …}}` (only the last step of a scenario with `end: trap` may omit it)",
+                    s.function.name
+                ),
+                snippet: String::new(),
+            });
+        }
+    }
+    for (i, s) in steps.iter().enumerate() {
+        if s.function.returns == Returns::Never && i + 1 != steps.len() {
+            return Err(LoadError::Invalid {
+                file: path.to_owned(),
+                line: s.line as u64,
+                column: 5,
+                message: format!("{} does not return: it must be the last step", s.function.name),
+                snippet: String::new(),
+            });
+        }
+    }
+
+    let mut tree = None;
+    if let Some(t) = raw.tree {
+        let mut out = BTreeMap::new();
+        for (name, nodes) in t {
+            if !preopens.iter().any(|p| p.name == name) {
+                return Err(located(path, &id_at, format!("`tree` names `{name}`, which is not a preopen")));
+            }
+            let built = build_tree(nodes).map_err(|m| located(path, &id_at, m))?;
+            if built.values().any(|n| matches!(n, Node::Hardlink(_))) {
+                return Err(located(path, &id_at, "`hardlink` is for fixtures; a final tree shows files"));
+            }
+            out.insert(name, built);
+        }
+        tree = Some(out);
+    }
+
+    Ok(Scenario {
+        id,
+        function,
+        summary: raw.summary,
+        spec: raw.spec,
+        strength: raw.strength,
+        fixture: Fixture {
+            preopens,
+            args: raw.fixture.args.unwrap_or_else(|| vec![DEFAULT_ARGV0.to_owned()]),
+            env: raw.fixture.env,
+            stdin: raw.fixture.stdin.map(|b| b.0).unwrap_or_default(),
+        },
+        steps,
+        end: match raw.end {
+            None => End::default(),
+            Some(RawEnd::Trap) => End::Trap,
+            Some(RawEnd::Exit(e)) => End::Exit(e.0),
+        },
+        stdout: raw.stdout.map(|b| b.0),
+        stderr: raw.stderr.map(|b| b.0),
+        tree,
+        source: path.to_owned(),
+    })
+}
+
+fn list(set: &BTreeSet<String>) -> String {
+    if set.is_empty() {
+        "none".to_owned()
+    } else {
+        set.iter().map(|s| format!("${s}")).collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn build_tree(raw: BTreeMap<String, NodeValue>) -> Result<Tree, String> {
+    let mut tree = Tree::new();
+    for (p, n) in raw {
+        if p.is_empty()
+            || p.starts_with('/')
+            || p.ends_with('/')
+            || p.split('/').any(|c| c.is_empty() || c == "." || c == "..")
+        {
+            return Err(format!(
+                "tree path `{p}` must be relative, without `.`/`..`, empty components or a trailing `/`"
+            ));
+        }
+        let node = match n {
+            NodeValue::Dir => Node::Dir,
+            NodeValue::File(s) => Node::File(s.into_bytes()),
+            NodeValue::FileHex(h) => Node::File(h.0),
+            NodeValue::FileSize(n) => Node::File(vec![0; n as usize]),
+            NodeValue::Symlink(t) => Node::Symlink(t),
+            NodeValue::Hardlink(t) => Node::Hardlink(t),
+        };
+        tree.insert(p, node);
+    }
+    for (p, n) in &tree {
+        // Every implied parent must not be a non-directory.
+        let mut parent = p.as_str();
+        while let Some((up, _)) = parent.rsplit_once('/') {
+            if let Some(node) = tree.get(up) {
+                if *node != Node::Dir {
+                    return Err(format!("`{p}` lies under `{up}`, which is not a directory"));
+                }
+            }
+            parent = up;
+        }
+        if let Node::Hardlink(t) = n {
+            match tree.get(t) {
+                Some(Node::File(_)) => {}
+                _ => return Err(format!("hardlink `{p}` must name a regular file of the same tree, not `{t}`")),
+            }
+        }
+    }
+    Ok(tree)
+}
+
+fn step_bindings_used(step: &Step) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in &step.args {
+        match a {
+            Arg::Scalar(Scalar::Binding(b)) => out.push(b.clone()),
+            Arg::Subscriptions(subs) => {
+                for s in subs {
+                    if let SubscriptionKind::FdRead(Scalar::Binding(b))
+                    | SubscriptionKind::FdWrite(Scalar::Binding(b)) = &s.kind
+                    {
+                        out.push(b.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn check_bindings_used(c: &ValueCheck) -> Vec<String> {
+    match c {
+        ValueCheck::SameAs(b) => vec![b.clone()],
+        ValueCheck::Fields(f) => f.iter().flat_map(|(_, c)| check_bindings_used(c)).collect(),
+        _ => Vec::new(),
+    }
+}

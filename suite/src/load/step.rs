@@ -1,0 +1,398 @@
+//! Steps: the function key, its arguments checked against the function table, `bind`,
+//! `out-ptr` and `expect`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use wasi_conform_abi::types;
+use wasi_conform_abi::{Function, ParamType, Returns, FUNCTIONS};
+
+use super::expect::ExpectSeed;
+use super::values::*;
+use crate::scenario::*;
+
+impl<'de> Deserialize<'de> for Step {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(StepVisitor)
+    }
+}
+
+pub(super) struct StepVisitor;
+
+impl<'de> Visitor<'de> for StepVisitor {
+    type Value = Step;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a step: a map whose first key is a preview1 function, e.g. `- fd_close: {fd: $f}`")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Step, A::Error> {
+        let first = m
+            .next_key::<String>()?
+            .ok_or_else(|| de::Error::custom("empty step: expected a preview1 function name as the first key"))?;
+        let function = wasi_conform_abi::function(&first).ok_or_else(|| {
+            de::Error::custom(format!(
+                "`{first}` is not a preview1 function; a step starts with the function it calls (one of {})",
+                FUNCTIONS.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        let args = m.next_value_seed(ArgsSeed(function))?;
+        let mut step = Step {
+            function,
+            args,
+            out_ptrs: vec![None; function.results.len()],
+            bind: None,
+            expect: StepExpect::default(),
+            line: 0,
+        };
+        let mut seen_expect = false;
+        while let Some(k) = m.next_key::<String>()? {
+            match k.as_str() {
+                "bind" => {
+                    let b = m.next_value::<String>()?;
+                    if b.starts_with('$')
+                        || b.is_empty()
+                        || !b.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+                    {
+                        return Err(de::Error::custom(format!(
+                            "`bind: {b}`: write the name without `$` (letters, digits, `_-.`)"
+                        )));
+                    }
+                    step.bind = Some(b);
+                }
+                "expect" => {
+                    step.expect = m.next_value_seed(ExpectSeed(function))?;
+                    seen_expect = true;
+                }
+                "out-ptr" => {
+                    let raw = m.next_value::<BTreeMap<String, u32>>()?;
+                    for (name, ptr) in raw {
+                        let idx = function.results.iter().position(|r| r.name == name).ok_or_else(|| {
+                            de::Error::custom(format!(
+                                "`out-ptr`: {} has no result `{name}` ({})",
+                                function.name,
+                                result_names(function)
+                            ))
+                        })?;
+                        step.out_ptrs[idx] = Some(ptr);
+                    }
+                }
+                "note" => {
+                    m.next_value::<String>()?;
+                }
+                other if wasi_conform_abi::function(other).is_some() => {
+                    return Err(de::Error::custom(format!("one call per step: `{other}` must start a new `- ` item")));
+                }
+                other => {
+                    return Err(de::Error::custom(format!(
+                        "unknown step key `{other}`, expected one of bind, expect, out-ptr, note"
+                    )))
+                }
+            }
+        }
+        if seen_expect && function.returns == Returns::Errno && step.expect.errno.is_none() {
+            return Err(de::Error::custom(format!("the {} step's `expect` needs an `errno`", function.name)));
+        }
+        // A missing `expect` is allowed only on a step the scenario expects to trap in;
+        // `build` checks that once `end` is known.
+        Ok(step)
+    }
+}
+
+fn result_names(f: &Function) -> String {
+    if f.results.is_empty() {
+        "it has none".to_owned()
+    } else {
+        f.results.iter().map(|r| r.name).collect::<Vec<_>>().join(", ")
+    }
+}
+
+struct ArgsSeed(&'static Function);
+
+impl<'de> DeserializeSeed<'de> for ArgsSeed {
+    type Value = Vec<Arg>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Arg>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ArgsSeed {
+    type Value = Vec<Arg>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "the arguments of {} as a map ({})", self.0.name, param_names(self.0))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Vec<Arg>, E> {
+        finish_args(self.0, vec![None; self.0.params.len()]).map_err(E::custom)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Vec<Arg>, E> {
+        self.visit_unit()
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Vec<Arg>, A::Error> {
+        let f = self.0;
+        let mut args: Vec<Option<Arg>> = vec![None; f.params.len()];
+        while let Some(k) = m.next_key::<String>()? {
+            let idx = f.params.iter().position(|p| p.name == k).ok_or_else(|| {
+                de::Error::custom(format!("{} has no argument `{k}`; its arguments are {}", f.name, param_names(f)))
+            })?;
+            if args[idx].is_some() {
+                return Err(de::Error::custom(format!("argument `{k}` given twice")));
+            }
+            args[idx] = Some(m.next_value_seed(ArgSeed(f.params[idx].ty, f.params[idx].name))?);
+        }
+        finish_args(f, args).map_err(de::Error::custom)
+    }
+}
+
+fn param_names(f: &Function) -> String {
+    if f.params.is_empty() {
+        "none: write `{}`".to_owned()
+    } else {
+        f.params.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Fills defaults: flags → 0, `cookie` → 0, `nsubscriptions` → number of subscriptions,
+/// `out` (events) → one per subscription, regions → 4096 bytes. Everything else is required.
+fn finish_args(f: &Function, mut args: Vec<Option<Arg>>) -> Result<Vec<Arg>, String> {
+    let nsubs = args.iter().find_map(|a| match a {
+        Some(Arg::Subscriptions(s)) => Some(s.len() as u32),
+        _ => None,
+    });
+    let mut out = Vec::with_capacity(args.len());
+    for (p, a) in f.params.iter().zip(args.iter_mut()) {
+        let v = match a.take() {
+            Some(v) => v,
+            None => match p.ty {
+                ParamType::Flags(_) => Arg::Scalar(Scalar::Value(0)),
+                ParamType::Region => Arg::Region(DEFAULT_REGION),
+                ParamType::U64 if p.name == "cookie" => Arg::Scalar(Scalar::Value(0)),
+                ParamType::U32 if p.name == "nsubscriptions" => match nsubs {
+                    Some(n) => Arg::Scalar(Scalar::Value(n as u64)),
+                    None => return Err(format!("{}: give `nsubscriptions` when `in` is raw", f.name)),
+                },
+                ParamType::Events => Arg::Events(nsubs.unwrap_or(1).max(1)),
+                _ => return Err(format!("{} needs argument `{}` (arguments: {})", f.name, p.name, param_names(f))),
+            },
+        };
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// Default size of a [`Arg::Region`].
+pub const DEFAULT_REGION: u32 = 4096;
+
+struct ArgSeed(ParamType, &'static str);
+
+impl<'de> DeserializeSeed<'de> for ArgSeed {
+    type Value = Arg;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Arg, D::Error> {
+        match self.0 {
+            ParamType::Str => d.deserialize_any(DataVisitor { allow_raw: true }).map(Arg::Str),
+            _ => d.deserialize_any(self),
+        }
+    }
+}
+
+/// The largest raw value a parameter's core type can carry.
+fn core_max(ty: ParamType) -> u64 {
+    match ty.core()[0] {
+        wasi_conform_abi::CoreType::I32 => u32::MAX as u64,
+        wasi_conform_abi::CoreType::I64 => u64::MAX,
+    }
+}
+
+impl<'de> Visitor<'de> for ArgSeed {
+    type Value = Arg;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let name = self.1;
+        match self.0 {
+            ParamType::Fd => write!(f, "`{name}`: a descriptor: `$binding` or an integer"),
+            ParamType::U32 | ParamType::U64 => write!(f, "`{name}`: an unsigned integer or `$binding`"),
+            ParamType::S64 => write!(f, "`{name}`: a signed integer"),
+            ParamType::Enum(e) => write!(f, "`{name}`: a {} name ({}) or an integer", e.name, e.values.join(", ")),
+            ParamType::Flags(t) => write!(f, "`{name}`: a list of {} names, `all`, or an integer", t.name),
+            ParamType::Str => {
+                write!(f, "`{name}`: a string, {{hex: …}}, {{repeat: …, times: …}} or {{ptr: …, len: …}}")
+            }
+            ParamType::Ciovecs => write!(f, "`{name}`: a list of strings (one ciovec each) or {{ptr: …, len: …}}"),
+            ParamType::Iovecs => write!(f, "`{name}`: a list of buffer sizes (one iovec each) or {{ptr: …, len: …}}"),
+            ParamType::Buffer => write!(f, "`{name}`: a buffer size, {{size: …, len: …}} or {{ptr: …, len: …}}"),
+            ParamType::Region => write!(f, "`{name}`: an area size or {{ptr: …}}"),
+            ParamType::Subscriptions => write!(f, "`{name}`: a list of subscriptions or {{ptr: …}}"),
+            ParamType::Events => write!(f, "`{name}`: a number of events or {{ptr: …}}"),
+        }
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Arg, E> {
+        let ty = self.0;
+        let fits = |v: u64| {
+            if v > core_max(ty) {
+                Err(E::custom(format!("`{}`: {v} does not fit the parameter's core type", self.1)))
+            } else {
+                Ok(v)
+            }
+        };
+        match ty {
+            ParamType::Fd
+            | ParamType::U32
+            | ParamType::U64
+            | ParamType::S64
+            | ParamType::Enum(_)
+            | ParamType::Flags(_) => Ok(Arg::Scalar(Scalar::Value(fits(v)?))),
+            ParamType::Buffer => {
+                let n = u32::try_from(v).map_err(|_| E::custom("buffer size must fit in u32"))?;
+                Ok(Arg::Buffer { size: n, len: n })
+            }
+            ParamType::Region => Ok(Arg::Region(u32::try_from(v).map_err(|_| E::custom("size must fit in u32"))?)),
+            ParamType::Events => Ok(Arg::Events(u32::try_from(v).map_err(|_| E::custom("count must fit in u32"))?)),
+            ParamType::Str | ParamType::Ciovecs | ParamType::Iovecs | ParamType::Subscriptions => {
+                Err(E::invalid_type(de::Unexpected::Unsigned(v), &self))
+            }
+        }
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Arg, E> {
+        if v >= 0 {
+            return self.visit_u64(v as u64);
+        }
+        match self.0 {
+            ParamType::S64 => Ok(Arg::Scalar(Scalar::Value(v as u64))),
+            _ => Err(E::custom(format!(
+                "`{}`: negative values are only allowed for signed (filedelta) parameters",
+                self.1
+            ))),
+        }
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Arg, E> {
+        if let Some(b) = v.strip_prefix('$') {
+            return match self.0 {
+                ParamType::Fd | ParamType::U32 | ParamType::U64 => Ok(Arg::Scalar(Scalar::Binding(b.to_owned()))),
+                _ => Err(E::custom(format!(
+                    "`{}`: a `$binding` is only allowed for descriptors and unsigned integers",
+                    self.1
+                ))),
+            };
+        }
+        match self.0 {
+            ParamType::Enum(e) => enum_value(e, v).map(|x| Arg::Scalar(Scalar::Value(x))).map_err(E::custom),
+            ParamType::Flags(t) => flags_value(t, &[v]).map(|x| Arg::Scalar(Scalar::Value(x))).map_err(E::custom),
+            _ => Err(E::invalid_type(de::Unexpected::Str(v), &self)),
+        }
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Arg, A::Error> {
+        match self.0 {
+            ParamType::Flags(t) => {
+                let mut names = Vec::new();
+                while let Some(n) = s.next_element::<String>()? {
+                    names.push(n);
+                }
+                let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                flags_value(t, &refs).map(|x| Arg::Scalar(Scalar::Value(x))).map_err(de::Error::custom)
+            }
+            ParamType::Ciovecs => {
+                let mut v = Vec::new();
+                while let Some(b) = s.next_element::<BytesValue>()? {
+                    v.push(b.0);
+                }
+                Ok(Arg::Ciovecs(v))
+            }
+            ParamType::Iovecs => {
+                let mut v = Vec::new();
+                while let Some(n) = s.next_element::<u32>()? {
+                    v.push(n);
+                }
+                Ok(Arg::Iovecs(v))
+            }
+            ParamType::Subscriptions => {
+                let mut v = Vec::new();
+                while let Some(sub) = s.next_element::<SubscriptionValue>()? {
+                    v.push(sub.0);
+                }
+                Ok(Arg::Subscriptions(v))
+            }
+            _ => Err(de::Error::invalid_type(de::Unexpected::Seq, &self)),
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Arg, A::Error> {
+        let (mut ptr, mut len, mut size) = (None, None, None);
+        while let Some(k) = m.next_key::<String>()? {
+            match k.as_str() {
+                "ptr" => ptr = Some(m.next_value::<u32>()?),
+                "len" => len = Some(m.next_value::<u32>()?),
+                "size" if matches!(self.0, ParamType::Buffer) => size = Some(m.next_value::<u32>()?),
+                other => {
+                    return Err(de::Error::custom(format!("unknown key `{other}`: expected {}", Expecting(&self))))
+                }
+            }
+        }
+        let has_len = matches!(self.0, ParamType::Ciovecs | ParamType::Iovecs | ParamType::Buffer);
+        match (self.0, ptr, len, size) {
+            (ParamType::Buffer, None, len, Some(size)) => Ok(Arg::Buffer { size, len: len.unwrap_or(size) }),
+            (_, Some(ptr), Some(len), None) if has_len => Ok(Arg::Raw { ptr, len }),
+            (ParamType::Region | ParamType::Subscriptions | ParamType::Events, Some(ptr), None, None) => {
+                Ok(Arg::Raw { ptr, len: 0 })
+            }
+            _ => Err(de::Error::custom(format!("expected {}", Expecting(&self)))),
+        }
+    }
+}
+
+struct SubscriptionValue(Subscription);
+
+impl<'de> Deserialize<'de> for SubscriptionValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+        struct Clock {
+            id: EnumOrInt<ClockidTag>,
+            timeout: u64,
+            #[serde(default)]
+            precision: u64,
+            #[serde(default)]
+            flags: Vec<String>,
+        }
+        // Keys are witx names (`fd_read`, `fd_write`), not kebab-case.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            userdata: u64,
+            clock: Option<Clock>,
+            fd_read: Option<FdValue>,
+            fd_write: Option<FdValue>,
+            tag: Option<u8>,
+        }
+        let r = Raw::deserialize(d)?;
+        let kind = match (r.clock, r.fd_read, r.fd_write, r.tag) {
+            (Some(c), None, None, None) => {
+                let names: Vec<&str> = c.flags.iter().map(String::as_str).collect();
+                SubscriptionKind::Clock {
+                    id: c.id.0,
+                    timeout: c.timeout,
+                    precision: c.precision,
+                    flags: flags_value(&types::SUBCLOCKFLAGS, &names).map_err(de::Error::custom)?,
+                }
+            }
+            (None, Some(fd), None, None) => SubscriptionKind::FdRead(fd.0),
+            (None, None, Some(fd), None) => SubscriptionKind::FdWrite(fd.0),
+            (None, None, None, Some(t)) => SubscriptionKind::Tag(t),
+            _ => return Err(de::Error::custom("a subscription has exactly one of clock, fd_read, fd_write, tag")),
+        };
+        Ok(SubscriptionValue(Subscription { userdata: r.userdata, kind }))
+    }
+}
+
+/// A descriptor in a subscription: `$binding` or an integer.
+struct FdValue(Scalar);
+
+impl<'de> Deserialize<'de> for FdValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match ArgSeed(ParamType::Fd, "fd").deserialize(d)? {
+            Arg::Scalar(s) => Ok(FdValue(s)),
+            _ => Err(de::Error::custom("expected a descriptor")),
+        }
+    }
+}
