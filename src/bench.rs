@@ -8,6 +8,7 @@ use anyhow::Result;
 use wasi_conform_runners::matrix::Prepared;
 use wasi_conform_runners::{execute, Availability};
 use wasi_conform_suite::discover;
+use wasi_conform_suite::outcome::Ending;
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -34,19 +35,24 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             execute(rt.as_ref(), c);
         }
         let start = Instant::now();
-        let mut runs = 0usize;
+        let mut per_run = Vec::new();
+        let mut timeouts = 0usize;
         for _ in 0..args.rounds {
             for c in &cases {
-                execute(rt.as_ref(), c);
-                runs += 1;
+                let o = execute(rt.as_ref(), c);
+                timeouts += usize::from(o.ending == Ending::Timeout);
+                per_run.push(o.elapsed.as_secs_f64() * 1e3);
             }
         }
         let secs = start.elapsed().as_secs_f64();
+        let runs = per_run.len();
+        per_run.sort_by(f64::total_cmp);
         println!(
-            "{:<12} {:>8.1} runs/s  ({runs} runs in {secs:.2} s, {:.2} ms/run incl. sandbox setup and snapshot)",
+            "{:<12} {:>8.1} runs/s  ({runs} runs in {secs:.2} s; per run incl. sandbox: median {:.2} ms, p90 {:.2} ms; {timeouts} timeout(s))",
             rt.name(),
             runs as f64 / secs,
-            secs * 1e3 / runs as f64
+            per_run[runs / 2],
+            per_run[runs * 9 / 10],
         );
         for (label, value) in rt.bench_notes() {
             println!("{:<12} {label}: {value}", "");
