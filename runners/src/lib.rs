@@ -5,11 +5,13 @@
 //! fixture and canaries, the final-tree snapshot, the canary check, catching a panicking
 //! adapter — lives in [`execute`], once.
 //!
-//! Adapters: [`wasmtime`] (in-process), [`node`] (`node:wasi` in a long-lived worker
+//! Adapters: [`reference`] (the oracle, in-process), [`wasmtime`] (in-process), [`node`] (`node:wasi` in a long-lived worker
 //! process). The suite (`wasi-conform-suite`) and the CLI use [`all_runtimes`].
 
+pub mod engine;
 pub mod matrix;
 pub mod node;
+pub mod reference;
 pub mod sandbox;
 pub mod wasmtime;
 
@@ -37,6 +39,29 @@ pub struct Execution {
     pub stderr: Vec<u8>,
     /// Guest memory `[0, case.capture_len)` after the run, when it could be read.
     pub memory: Option<Vec<u8>>,
+    /// For a runtime with its own (in-memory) file system: its final trees and canary
+    /// state, used instead of the host sandbox's.
+    pub own_sandbox: Option<OwnSandbox>,
+}
+
+impl Execution {
+    /// A run that failed in the runtime itself, before or instead of running the guest.
+    pub fn crash(message: impl Into<String>) -> Execution {
+        Execution {
+            ending: Ending::Crash(message.into()),
+            stdout: vec![],
+            stderr: vec![],
+            memory: None,
+            own_sandbox: None,
+        }
+    }
+}
+
+/// Final state of a runtime's own file system.
+#[derive(Debug, Clone)]
+pub struct OwnSandbox {
+    pub trees: std::collections::BTreeMap<String, wasi_conform_suite::scenario::Tree>,
+    pub canaries: Canaries,
 }
 
 /// A WASI preview1 runtime under test.
@@ -72,16 +97,13 @@ pub fn execute(runtime: &dyn Runtime, case: &TestCase) -> Outcome {
                 .cloned()
                 .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "panic".into());
-            Execution {
-                ending: Ending::Crash(format!("adapter panicked: {msg}")),
-                stdout: vec![],
-                stderr: vec![],
-                memory: None,
-            }
+            Execution::crash(format!("adapter panicked: {msg}"))
         }
     };
-    let trees = sandbox.final_trees();
-    let canaries = sandbox.check_canaries();
+    let (trees, canaries) = match exec.own_sandbox {
+        Some(own) => (own.trees, own.canaries),
+        None => (sandbox.final_trees(), sandbox.check_canaries()),
+    };
     Outcome {
         ending: exec.ending,
         stdout: exec.stdout,
@@ -107,5 +129,5 @@ fn crashed(msg: String, started: Instant) -> Outcome {
 
 /// Every runtime wasi-conform knows, available or not, in report order.
 pub fn all_runtimes() -> Vec<Box<dyn Runtime>> {
-    vec![Box::new(wasmtime::Wasmtime::new()), Box::new(node::Node::new())]
+    vec![Box::new(reference::Reference::new()), Box::new(wasmtime::Wasmtime::new()), Box::new(node::Node::new())]
 }

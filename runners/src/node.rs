@@ -367,7 +367,7 @@ fn module_key(module: &[u8]) -> String {
 }
 
 fn crash(message: String) -> Execution {
-    Execution { ending: Ending::Crash(message), stdout: vec![], stderr: vec![], memory: None }
+    Execution::crash(message)
 }
 
 /// Finds node: `NODE_BIN`, else `node` on `PATH`; asks it its version.
@@ -631,7 +631,7 @@ impl GuestStdio {
         };
         let stderr = outs.pop().unwrap_or_default();
         let stdout = outs.pop().unwrap_or_default();
-        Execution { ending, stdout, stderr, memory }
+        Execution { ending, stdout, stderr, memory, own_sandbox: None }
     }
 
     /// The stdin thread is blocked in `open` when the runner never opened stdin (it failed

@@ -17,22 +17,19 @@
 //! a bad guest pointer) → `HostError`; a module that fails to compile or instantiate →
 //! `Crash`.
 
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use wasi_conform_suite::case::TestCase;
-use wasi_conform_suite::outcome::{Ending, TrapClass, TrapKind};
-use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasi_conform_suite::outcome::Ending;
+use wasmtime::{Engine, Linker, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
+use crate::engine::{classify, deadline_ticks, engine_with_ticker, ModuleCache};
 use crate::{Availability, Execution, Runtime, Sandbox};
 
-/// Epoch tick period.
-const TICK: Duration = Duration::from_millis(10);
 /// Capacity of the in-memory stdout/stderr pipes (writing past it traps the guest).
 const PIPE_CAPACITY: usize = 64 << 20;
 
@@ -44,8 +41,8 @@ struct Host {
 /// The Wasmtime adapter.
 pub struct Wasmtime {
     engine: Engine,
-    linker: Arc<Linker<Host>>,
-    cache: Mutex<HashMap<(String, u64), InstancePre<Host>>>,
+    linker: Linker<Host>,
+    cache: ModuleCache<Host>,
 }
 
 impl Default for Wasmtime {
@@ -56,45 +53,12 @@ impl Default for Wasmtime {
 
 impl Wasmtime {
     pub fn new() -> Self {
-        let mut config = Config::new();
-        config.epoch_interruption(true);
-        let engine = Engine::new(&config).expect("the default wasmtime configuration is valid");
-        start_ticker(&engine);
+        let engine = engine_with_ticker();
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |h: &mut Host| &mut h.wasi)
             .expect("preview1 links into an empty linker");
-        Wasmtime { engine, linker: Arc::new(linker), cache: Mutex::new(HashMap::new()) }
+        Wasmtime { engine, linker, cache: ModuleCache::default() }
     }
-
-    fn instance_pre(&self, case: &TestCase) -> Result<InstancePre<Host>, String> {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        case.module.hash(&mut h);
-        let key = (case.id.clone(), h.finish());
-        if let Some(pre) = self.cache.lock().expect("cache lock").get(&key) {
-            return Ok(pre.clone());
-        }
-        let module = Module::new(&self.engine, case.module.as_slice()).map_err(|e| format!("compile: {e:?}"))?;
-        let pre = self.linker.instantiate_pre(&module).map_err(|e| format!("link: {e:?}"))?;
-        self.cache.lock().expect("cache lock").insert(key, pre.clone());
-        Ok(pre)
-    }
-}
-
-fn start_ticker(engine: &Engine) {
-    static STARTED: OnceLock<()> = OnceLock::new();
-    let weak = engine.weak();
-    STARTED.get_or_init(|| {
-        std::thread::Builder::new()
-            .name("wasmtime-epoch".into())
-            .spawn(move || loop {
-                std::thread::sleep(TICK);
-                match weak.upgrade() {
-                    Some(e) => e.increment_epoch(),
-                    None => return,
-                }
-            })
-            .expect("spawn epoch ticker");
-    });
 }
 
 impl Runtime for Wasmtime {
@@ -121,9 +85,9 @@ impl Wasmtime {
     /// passes the sandbox's; the isolation tests pass a deliberately wider one to prove
     /// that the canary check catches a guest writing outside its preopens.
     pub fn run_with_preopens(&self, case: &TestCase, preopens: &[(String, std::path::PathBuf)]) -> Execution {
-        let pre = match self.instance_pre(case) {
+        let pre = match self.cache.get(&self.engine, &self.linker, case) {
             Ok(p) => p,
-            Err(e) => return Execution { ending: Ending::Crash(e), stdout: vec![], stderr: vec![], memory: None },
+            Err(e) => return Execution::crash(e),
         };
         let stdout = MemoryOutputPipe::new(PIPE_CAPACITY);
         let stderr = MemoryOutputPipe::new(PIPE_CAPACITY);
@@ -138,18 +102,13 @@ impl Wasmtime {
         b.stderr(stderr.clone());
         for (guest, host) in preopens {
             if let Err(e) = b.preopened_dir(host, guest, FsPerms::ReadWrite) {
-                return Execution {
-                    ending: Ending::Crash(format!("preopen {guest}: {e:?}")),
-                    stdout: vec![],
-                    stderr: vec![],
-                    memory: None,
-                };
+                return Execution::crash(format!("preopen {guest}: {e:?}"));
             }
         }
         let wasi = b.build_p1();
         let limits = case.limits;
         let capture = case.capture_len as usize;
-        let ticks = (limits.timeout.as_millis() / TICK.as_millis()).max(1) as u64;
+        let ticks = deadline_ticks(limits.timeout);
 
         let (tx, rx) = mpsc::channel();
         let worker = std::thread::Builder::new().name(format!("wasmtime:{}", case.id)).spawn(move || {
@@ -168,44 +127,25 @@ impl Wasmtime {
                     let memory = instance
                         .get_memory(&mut store, "memory")
                         .map(|m| m.data(&store)[..capture.min(m.data_size(&store))].to_vec());
-                    (classify(result), memory)
+                    (classify(result, |e| e.downcast_ref::<I32Exit>().map(|x| x.0 as u32)), memory)
                 }
             };
             let _ = tx.send(ending);
         });
         if let Err(e) = worker {
-            return Execution {
-                ending: Ending::Crash(format!("spawn: {e}")),
-                stdout: vec![],
-                stderr: vec![],
-                memory: None,
-            };
+            return Execution::crash(format!("spawn: {e}"));
         }
         let (ending, memory) = match rx.recv_timeout(limits.timeout + Duration::from_secs(1)) {
             Ok(r) => r,
             // The guest is blocked in a host call that epochs cannot interrupt.
             Err(_) => (Ending::Timeout, None),
         };
-        Execution { ending, stdout: stdout.contents().to_vec(), stderr: stderr.contents().to_vec(), memory }
+        Execution {
+            ending,
+            stdout: stdout.contents().to_vec(),
+            stderr: stderr.contents().to_vec(),
+            memory,
+            own_sandbox: None,
+        }
     }
-}
-
-fn classify(result: wasmtime::Result<()>) -> Ending {
-    let err = match result {
-        Ok(()) => return Ending::Exit(0),
-        Err(e) => e,
-    };
-    if let Some(exit) = err.downcast_ref::<I32Exit>() {
-        return Ending::Exit(exit.0 as u32);
-    }
-    if let Some(trap) = err.downcast_ref::<Trap>() {
-        let class = match trap {
-            Trap::UnreachableCodeReached => TrapClass::Unreachable,
-            Trap::MemoryOutOfBounds => TrapClass::MemoryOutOfBounds,
-            Trap::Interrupt => return Ending::Timeout,
-            _ => TrapClass::Other,
-        };
-        return Ending::Trap(TrapKind { class, message: trap.to_string() });
-    }
-    Ending::Trap(TrapKind { class: TrapClass::HostError, message: format!("{err:#}") })
 }

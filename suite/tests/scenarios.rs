@@ -47,6 +47,16 @@ fn main() {
     let observed: Arc<Mutex<Vec<CaseResult>>> = Arc::default();
 
     let mut trials = vec![coverage_trial(&prepared)];
+    {
+        let file = exp_dir.join("reference.toml");
+        trials.push(Trial::test("suite/expectations/reference-has-none", move || {
+            if file.exists() {
+                Err("the reference is the oracle: it must pass every scenario, so it has no expectation file".into())
+            } else {
+                Ok(())
+            }
+        }));
+    }
     let runtimes: Vec<Arc<dyn Runtime>> = all_runtimes().into_iter().map(Arc::from).collect();
     for rt in &runtimes {
         let availability = rt.availability();

@@ -1,0 +1,89 @@
+//! Plumbing shared by the adapters that run modules on the Wasmtime engine in-process
+//! (`wasmtime`, and `reference`, which binds the reference semantics to the same engine):
+//! an engine with epoch interruption and its ticker, a compile-once cache of
+//! `InstancePre`s, and the classification of a call's result into an [`Ending`].
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use wasi_conform_suite::case::TestCase;
+use wasi_conform_suite::outcome::{Ending, TrapClass, TrapKind};
+use wasmtime::{Config, Engine, InstancePre, Linker, Module, Trap};
+
+/// Epoch tick period: the granularity of timeouts.
+pub const TICK: Duration = Duration::from_millis(10);
+
+/// An engine whose epoch advances every [`TICK`] while it lives.
+pub fn engine_with_ticker() -> Engine {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    let engine = Engine::new(&config).expect("the default wasmtime configuration is valid");
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("wasmtime-epoch".into())
+        .spawn(move || loop {
+            std::thread::sleep(TICK);
+            match weak.upgrade() {
+                Some(e) => e.increment_epoch(),
+                None => return,
+            }
+        })
+        .expect("spawn epoch ticker");
+    engine
+}
+
+/// Epoch ticks for a time limit.
+pub fn deadline_ticks(timeout: Duration) -> u64 {
+    (timeout.as_millis() / TICK.as_millis()).max(1) as u64
+}
+
+/// Modules compiled once per (scenario id, module hash) and linked.
+pub struct ModuleCache<T> {
+    cache: Mutex<HashMap<(String, u64), InstancePre<T>>>,
+}
+
+impl<T> Default for ModuleCache<T> {
+    fn default() -> Self {
+        ModuleCache { cache: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl<T: 'static> ModuleCache<T> {
+    /// The linked module of a case, compiling it on first use.
+    pub fn get(&self, engine: &Engine, linker: &Linker<T>, case: &TestCase) -> Result<InstancePre<T>, String> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        case.module.hash(&mut h);
+        let key = (case.id.clone(), h.finish());
+        if let Some(pre) = self.cache.lock().expect("cache lock").get(&key) {
+            return Ok(pre.clone());
+        }
+        let module = Module::new(engine, case.module.as_slice()).map_err(|e| format!("compile: {e:?}"))?;
+        let pre = linker.instantiate_pre(&module).map_err(|e| format!("link: {e:?}"))?;
+        self.cache.lock().expect("cache lock").insert(key, pre.clone());
+        Ok(pre)
+    }
+}
+
+/// Classifies the result of calling `_start`. `exit_code` recognises the embedder's own
+/// exit error (e.g. `wasmtime_wasi::I32Exit`).
+pub fn classify(result: wasmtime::Result<()>, exit_code: impl Fn(&wasmtime::Error) -> Option<u32>) -> Ending {
+    let err = match result {
+        Ok(()) => return Ending::Exit(0),
+        Err(e) => e,
+    };
+    if let Some(code) = exit_code(&err) {
+        return Ending::Exit(code);
+    }
+    if let Some(trap) = err.downcast_ref::<Trap>() {
+        let class = match trap {
+            Trap::UnreachableCodeReached => TrapClass::Unreachable,
+            Trap::MemoryOutOfBounds => TrapClass::MemoryOutOfBounds,
+            Trap::Interrupt => return Ending::Timeout,
+            _ => TrapClass::Other,
+        };
+        return Ending::Trap(TrapKind { class, message: trap.to_string() });
+    }
+    Ending::Trap(TrapKind { class: TrapClass::HostError, message: format!("{err:#}") })
+}
