@@ -1317,3 +1317,100 @@ fn gather(m: &Memory, iov: &[(u32, u32)]) -> Result<Vec<u8>, Trap> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasi_conform_suite::scenario::Node;
+
+    fn wasi() -> Wasi {
+        let mut tree = Tree::new();
+        for name in ["a", "b", "c"] {
+            tree.insert(name.to_owned(), Node::File(name.as_bytes().to_vec()));
+        }
+        tree.insert("sub".to_owned(), Node::Dir);
+        Wasi::new(WasiConfig {
+            args: vec!["prog".into()],
+            env: vec![],
+            stdin: vec![],
+            preopens: vec![("/sandbox".into(), "sandbox".into(), tree)],
+        })
+    }
+
+    /// Names in a readdir buffer (complete entries only) and the last `d_next`.
+    fn names(buf: &[u8]) -> (Vec<String>, u64) {
+        let (mut out, mut next, mut off) = (Vec::new(), 0, 0);
+        while off + 24 <= buf.len() {
+            let namlen = u32::from_le_bytes(buf[off + 16..off + 20].try_into().unwrap()) as usize;
+            let Some(name) = buf.get(off + 24..off + 24 + namlen) else { break };
+            next = u64::from_le_bytes(buf[off..off + 8].try_into().unwrap());
+            out.push(String::from_utf8(name.to_vec()).unwrap());
+            off += 24 + namlen;
+        }
+        (out, next)
+    }
+
+    fn readdir(w: &mut Wasi, mem: &mut [u8], len: u32, cookie: u64) -> (Vec<String>, u64, u32) {
+        let mut m = Memory::new(mem);
+        w.fd_readdir(&mut m, 3, 64, len, cookie, 0).unwrap();
+        let used = m.read_u32(0).unwrap();
+        let (n, next) = names(m.slice(64, used).unwrap());
+        (n, next, used)
+    }
+
+    #[test]
+    fn readdir_lists_dot_entries_first_and_cookies_resume_mid_listing() {
+        let mut w = wasi();
+        let mut mem = vec![0u8; 4096];
+        let (all, _, used) = readdir(&mut w, &mut mem, 1024, 0);
+        assert_eq!(all, [".", "..", "a", "b", "c", "sub"]);
+        assert!(used < 1024, "bufused < buf_len means the end was reached");
+        // A buffer for two entries and a half: the third is truncated, not listed.
+        let (first, next, used) = readdir(&mut w, &mut mem, 2 * 25 + 12, 0);
+        assert_eq!(first, [".", ".."]);
+        assert_eq!(used, 2 * 25 + 12, "the buffer is filled completely");
+        // Resuming from the last complete entry's d_next continues where it stopped.
+        let (rest, _, _) = readdir(&mut w, &mut mem, 1024, next);
+        assert_eq!(rest, ["a", "b", "c", "sub"]);
+        // A cookie past the end lists nothing.
+        assert_eq!(readdir(&mut w, &mut mem, 1024, 99).2, 0);
+    }
+
+    #[test]
+    fn rights_can_only_shrink_and_are_enforced() {
+        let mut w = wasi();
+        let base = w.fds.get(3).unwrap().rights_base;
+        assert_eq!(w.fd_fdstat_set_rights(3, base | right("fd_read"), 0), Err(Fault::Errno(Errno::Notcapable)));
+        w.fd_fdstat_set_rights(3, base & !right("path_create_directory"), 0).unwrap();
+        let mut mem = vec![0u8; 256];
+        mem[100..103].copy_from_slice(b"new");
+        let mut m = Memory::new(&mut mem);
+        assert_eq!(w.path_create_directory(&mut m, 3, 100, 3), Err(Fault::Errno(Errno::Notcapable)));
+    }
+
+    #[test]
+    fn errno_trap_and_exit_are_distinct() {
+        let mut w = wasi();
+        let mut mem = vec![0u8; 64];
+        let mut m = Memory::new(&mut mem);
+        assert_eq!(w.fd_close(77), Err(Fault::Errno(Errno::Badf)));
+        assert!(matches!(w.fd_tell(&mut m, 3, 1), Err(Fault::Trap(_))), "misaligned out-pointer traps");
+        assert!(matches!(w.args_sizes_get(&mut m, 4096, 0), Err(Fault::Trap(_))), "out of bounds traps");
+        assert_eq!(w.proc_exit(200), Err(Fault::Exit(Exit(200))));
+        assert_eq!(w.poll_oneoff(&mut m, 0, 0, 0, 0), Err(Fault::Errno(Errno::Inval)));
+    }
+
+    #[test]
+    fn clocks_are_deterministic_and_monotonic() {
+        let (mut a, mut b) = (wasi(), wasi());
+        let mut mem = vec![0u8; 64];
+        let mut read = |w: &mut Wasi| {
+            let mut m = Memory::new(&mut mem);
+            w.clock_time_get(&mut m, 1, 0, 8).unwrap();
+            m.read_u64(8).unwrap()
+        };
+        let (a1, a2, b1) = (read(&mut a), read(&mut a), read(&mut b));
+        assert!(a2 > a1);
+        assert_eq!(a1, b1);
+    }
+}
