@@ -41,9 +41,15 @@ pub struct CaseResult {
     pub status_enum: Status,
 }
 
-/// The command that reproduces one scenario on one runtime.
-pub fn reproduce_command(runtime: &str, id: &str) -> String {
-    format!("cargo run --release -- run --runtime {runtime} --scenario {id}")
+/// The command that reproduces one scenario on one runtime (with `--suite` when the
+/// scenario is not part of the built-in suite).
+pub fn reproduce_command(runtime: &str, scenario: &Scenario) -> String {
+    let builtin = wasi_conform_suite::discover::suite_dir();
+    let suite = match scenario.source.parent().and_then(|p| p.parent()) {
+        Some(dir) if !scenario.source.starts_with(&builtin) => format!(" --suite {}", dir.display()),
+        _ => String::new(),
+    };
+    format!("cargo run --release -- run --runtime {runtime}{suite} --scenario {}", scenario.id)
 }
 
 /// Runs one prepared scenario on one runtime.
@@ -56,7 +62,7 @@ pub fn run_case(rt: &dyn Runtime, p: &Prepared, exp: &Expectations) -> CaseResul
         status: status.as_str(),
         verdict,
         message,
-        reproduce: reproduce_command(rt.name(), id),
+        reproduce: reproduce_command(rt.name(), &p.scenario),
         elapsed_ms: elapsed.as_secs_f64() * 1e3,
         status_enum: status,
     };
