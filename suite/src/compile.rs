@@ -290,6 +290,16 @@ impl Compiler {
             .section(&exports)
             .section(&code)
             .section(&data);
+        // Names, so that `wasi-conform show --wat` reads `call $fd_close`.
+        let mut fn_names = wasm_encoder::NameMap::new();
+        for (i, f) in self.imports.iter().enumerate() {
+            fn_names.append(i as u32, f.name);
+        }
+        fn_names.append(match_fn, "match_preopen_name");
+        fn_names.append(start_fn, "_start");
+        let mut names = wasm_encoder::NameSection::new();
+        names.functions(&fn_names);
+        m.section(&names);
         Ok(m.finish())
     }
 
