@@ -154,6 +154,19 @@ pub enum ResultType {
 }
 
 impl ResultType {
+    /// The fields of a record result (empty for scalars).
+    pub fn fields(self) -> &'static [crate::layout::Field] {
+        use crate::layout;
+        match self {
+            ResultType::Fdstat => layout::FDSTAT_FIELDS,
+            ResultType::Filestat => layout::FILESTAT_FIELDS,
+            ResultType::Prestat => layout::PRESTAT_FIELDS,
+            ResultType::Size | ResultType::Fd | ResultType::Filesize | ResultType::Timestamp | ResultType::Roflags => {
+                &[]
+            }
+        }
+    }
+
     /// Size and alignment of the value in guest memory.
     pub fn shape(self) -> crate::layout::Shape {
         use crate::layout;

@@ -29,3 +29,30 @@ pub const U32: Shape = Shape { size: 4, align: 4 };
 pub const U64: Shape = Shape { size: 8, align: 8 };
 /// `roflags` out-value.
 pub const U16: Shape = Shape { size: 2, align: 2 };
+
+/// A field of a record: name, byte offset, size in bytes.
+pub type Field = (&'static str, u32, u32);
+
+/// `fdstat` fields.
+pub const FDSTAT_FIELDS: &[Field] =
+    &[("filetype", 0, 1), ("flags", 2, 2), ("rights_base", 8, 8), ("rights_inheriting", 16, 8)];
+/// `filestat` fields.
+pub const FILESTAT_FIELDS: &[Field] = &[
+    ("dev", 0, 8),
+    ("ino", 8, 8),
+    ("filetype", 16, 1),
+    ("nlink", 24, 8),
+    ("size", 32, 8),
+    ("atim", 40, 8),
+    ("mtim", 48, 8),
+    ("ctim", 56, 8),
+];
+/// `prestat` fields (the `dir` arm).
+pub const PRESTAT_FIELDS: &[Field] = &[("tag", 0, 1), ("name_len", 4, 4)];
+/// `dirent` header fields.
+pub const DIRENT_FIELDS: &[Field] = &[("next", 0, 8), ("ino", 8, 8), ("namlen", 16, 4), ("type", 20, 1)];
+
+/// A field of a field list by name.
+pub fn field(fields: &[Field], name: &str) -> Option<Field> {
+    fields.iter().copied().find(|f| f.0 == name)
+}

@@ -13,6 +13,9 @@ pub struct TestCase {
     pub id: String,
     /// The compiled core wasm module (exports `memory` and `_start`).
     pub module: Arc<Vec<u8>>,
+    /// The same module, also writing its trace to fd 2 in frames, for runtimes whose guest
+    /// memory cannot be read after the run (see [`crate::compile::TraceSink`]).
+    pub module_stderr_trace: Arc<Vec<u8>>,
     /// Preopens with their initial trees, argv, env, stdin.
     pub fixture: Fixture,
     /// Guest memory the adapter must return after the run: `[0, capture_len)`.

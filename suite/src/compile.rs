@@ -27,7 +27,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use wasi_conform_abi::{function, layout, CoreType, Function, ParamType, ResultType, Returns, MODULE};
+use wasi_conform_abi::{function, layout, CoreType, Function, ParamType, Returns, MODULE};
 use wasm_encoder::{
     BlockType, CodeSection, ConstExpr, DataSection, EntityType, ExportKind, ExportSection, Function as Body,
     FunctionSection, ImportSection, Instruction as I, MemArg, MemorySection, MemoryType, Module, TypeSection, ValType,
@@ -103,6 +103,23 @@ pub enum CompileError {
     Invalid { id: String, message: String },
 }
 
+/// How the trace leaves the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceSink {
+    /// The adapter reads guest memory after the run (in-process and JS runtimes).
+    Memory,
+    /// The module also writes the whole captured region to fd 2 in a frame (see
+    /// [`crate::trace::extract_frames`]) when each step starts and when it returns: for
+    /// runtimes driven as a command line, whose memory cannot be read afterwards. A
+    /// scenario that closes or renumbers fd 2 loses the frames written after that.
+    Stderr,
+}
+
+/// Frame header magic (`\0WCTFRM`), followed by `seq u32, len u32`.
+pub const FRAME_MAGIC: &[u8; 8] = b"\0WCTFRM\0";
+/// Frame trailer.
+pub const FRAME_END: &[u8; 8] = b"\0WCTEND\0";
+
 /// Compiles a scenario with the default limits.
 pub fn compile(s: &Scenario) -> Result<Compiled, CompileError> {
     compile_with(s, Limits::default())
@@ -110,20 +127,27 @@ pub fn compile(s: &Scenario) -> Result<Compiled, CompileError> {
 
 /// Compiles a scenario.
 pub fn compile_with(s: &Scenario, limits: Limits) -> Result<Compiled, CompileError> {
-    let mut c = Compiler::new(s);
-    let bytes = c.module(s)?;
-    validate(&bytes).map_err(|message| CompileError::Invalid { id: s.id.clone(), message })?;
-    let layout = c.layout;
+    let (bytes, layout) = compile_sink(s, TraceSink::Memory)?;
+    let (framed, framed_layout) = compile_sink(s, TraceSink::Stderr)?;
+    debug_assert_eq!(layout.end, framed_layout.end, "both variants share one memory layout");
     Ok(Compiled {
         case: TestCase {
             id: s.id.clone(),
             module: Arc::new(bytes),
+            module_stderr_trace: Arc::new(framed),
             fixture: s.fixture.clone(),
             capture_len: layout.end,
             limits,
         },
         layout,
     })
+}
+
+fn compile_sink(s: &Scenario, sink: TraceSink) -> Result<(Vec<u8>, Layout), CompileError> {
+    let mut c = Compiler::new(s, sink);
+    let bytes = c.module(s)?;
+    validate(&bytes).map_err(|message| CompileError::Invalid { id: s.id.clone(), message })?;
+    Ok((bytes, c.layout))
 }
 
 /// Validates a module with MVP features only.
@@ -144,6 +168,12 @@ struct Compiler {
     next: u64,
     data: Vec<(u32, Vec<u8>)>,
     imports: Vec<&'static Function>,
+    sink: TraceSink,
+    /// Frame header, trailer, iovec array (header, payload, trailer), scratch iovec and
+    /// nwritten slot (allocated in every variant, so both share one layout).
+    frame: (u32, u32, u32, u32, u32),
+    /// Import index of `fd_write` in the [`TraceSink::Stderr`] variant.
+    flush_with: Option<u32>,
 }
 
 fn mem(offset: u64, align: u32) -> MemArg {
@@ -158,7 +188,7 @@ fn val(t: CoreType) -> ValType {
 }
 
 impl Compiler {
-    fn new(s: &Scenario) -> Self {
+    fn new(s: &Scenario, sink: TraceSink) -> Self {
         let nsteps = s.steps.len() as u32;
         let npre = s.fixture.preopens.len() as u32;
         let steps_at = TRACE_BASE + 16;
@@ -175,12 +205,116 @@ impl Compiler {
         if npre > 0 {
             data.push((slots_at, vec![0xff; 4 * npre as usize]));
         }
-        Compiler {
+        let mut c = Compiler {
             layout: Layout { steps_at, nsteps, slots_at, scan_at, scratch_at, steps: Vec::new(), bindings, end },
             next: end as u64,
             data,
             imports: Vec::new(),
+            sink,
+            frame: (0, 0, 0, 0, 0),
+            flush_with: None,
+        };
+        c.frame = (c.alloc(16), c.alloc(8), c.alloc(24), c.alloc(8), c.alloc(4));
+        c
+    }
+
+    /// Writes the captured region to fd 2 as one frame (its sequence number first bumped).
+    fn flush(&self, code: &mut Vec<I<'static>>) {
+        if self.flush_with.is_none() {
+            return;
         }
+        let hdr = self.frame.0;
+        code.extend([
+            I::I32Const(hdr as i32),
+            I::I32Const(hdr as i32),
+            I::I32Load(mem(8, 2)),
+            I::I32Const(1),
+            I::I32Add,
+            I::I32Store(mem(8, 2)),
+            // The index of `$write_frame` is known only once every import is: patched in
+            // `start_body`.
+            I::Call(WRITE_FRAME_PLACEHOLDER),
+        ]);
+    }
+
+    /// `$write_frame()`: writes the frame's three iovecs to fd 2, looping over short
+    /// writes (a host may write only part of an iovec array, e.g. its first iovec), and
+    /// giving up silently on an error (fd 2 closed).
+    fn write_frame_body(&self, fd_write: u32) -> Body {
+        let (_, _, iov, scratch, nwritten) = self.frame;
+        let (i, ptr, len, n) = (0, 1, 2, 3);
+        let mut b = Body::new(vec![(4, ValType::I32)]);
+        let ins = [
+            I::Block(BlockType::Empty),
+            I::Loop(BlockType::Empty),
+            I::LocalGet(i),
+            I::I32Const(3),
+            I::I32GeU,
+            I::BrIf(1),
+            I::LocalGet(i),
+            I::I32Const(8),
+            I::I32Mul,
+            I::I32Const(iov as i32),
+            I::I32Add,
+            I::I32Load(mem(0, 2)),
+            I::LocalSet(ptr),
+            I::LocalGet(i),
+            I::I32Const(8),
+            I::I32Mul,
+            I::I32Const(iov as i32),
+            I::I32Add,
+            I::I32Load(mem(4, 2)),
+            I::LocalSet(len),
+            I::Block(BlockType::Empty),
+            I::Loop(BlockType::Empty),
+            I::LocalGet(len),
+            I::I32Eqz,
+            I::BrIf(1),
+            I::I32Const(scratch as i32),
+            I::LocalGet(ptr),
+            I::I32Store(mem(0, 2)),
+            I::I32Const(scratch as i32),
+            I::LocalGet(len),
+            I::I32Store(mem(4, 2)),
+            I::I32Const(2),
+            I::I32Const(scratch as i32),
+            I::I32Const(1),
+            I::I32Const(nwritten as i32),
+            I::Call(fd_write),
+            I::If(BlockType::Empty),
+            I::Return,
+            I::End,
+            I::I32Const(nwritten as i32),
+            I::I32Load(mem(0, 2)),
+            I::LocalTee(n),
+            I::I32Eqz,
+            I::If(BlockType::Empty),
+            I::Return,
+            I::End,
+            I::LocalGet(ptr),
+            I::LocalGet(n),
+            I::I32Add,
+            I::LocalSet(ptr),
+            I::LocalGet(len),
+            I::LocalGet(n),
+            I::I32Sub,
+            I::LocalSet(len),
+            I::Br(0),
+            I::End,
+            I::End,
+            I::LocalGet(i),
+            I::I32Const(1),
+            I::I32Add,
+            I::LocalSet(i),
+            I::Br(0),
+            I::End,
+            I::End,
+            I::End,
+        ];
+        for x in &ins {
+            b.instruction(x);
+        }
+        b
     }
 
     /// Reserves `size` bytes aligned to 8 and returns the address.
@@ -211,6 +345,9 @@ impl Compiler {
     fn module(&mut self, s: &Scenario) -> Result<Vec<u8>, CompileError> {
         let prestat_get = self.import_index(function("fd_prestat_get").expect("in table"));
         let prestat_name = self.import_index(function("fd_prestat_dir_name").expect("in table"));
+        if self.sink == TraceSink::Stderr {
+            self.flush_with = Some(self.import_index(function("fd_write").expect("in table")));
+        }
         let want: Vec<(u32, u32)> = s
             .fixture
             .preopens
@@ -230,10 +367,20 @@ impl Compiler {
             return Err(CompileError::TooLarge { id: s.id.clone() });
         }
         self.layout.end = ((self.next + 7) & !7) as u32;
+        let end = self.layout.end;
+        let (hdr, trl, iov, _, _) = self.frame;
+        self.data.push((hdr, [&FRAME_MAGIC[..], &0u32.to_le_bytes(), &end.to_le_bytes()].concat()));
+        self.data.push((trl, FRAME_END.to_vec()));
+        let iovecs: Vec<u8> = [(hdr, 16u32), (0, end), (trl, 8)]
+            .iter()
+            .flat_map(|(p, n)| [p.to_le_bytes(), n.to_le_bytes()].concat())
+            .collect();
+        self.data.push((iov, iovecs));
 
         let nimports = self.imports.len() as u32;
         let match_fn = nimports;
         let start_fn = nimports + 1;
+        let write_frame_fn = nimports + 2;
 
         let mut types = TypeSection::new();
         let mut type_ids: Vec<(Vec<ValType>, Vec<ValType>)> = Vec::new();
@@ -258,6 +405,9 @@ impl Compiler {
         let mut funcs = FunctionSection::new();
         funcs.function(match_ty);
         funcs.function(start_ty);
+        if self.flush_with.is_some() {
+            funcs.function(start_ty);
+        }
 
         let pages = (self.layout.end as u64).div_ceil(65536) + 1;
         let mut memories = MemorySection::new();
@@ -275,7 +425,17 @@ impl Compiler {
 
         let mut code = CodeSection::new();
         code.function(&match_body());
+        let steps_code = steps_code
+            .into_iter()
+            .map(|i| match i {
+                I::Call(WRITE_FRAME_PLACEHOLDER) => I::Call(write_frame_fn),
+                other => other,
+            })
+            .collect();
         code.function(&self.start_body(prestat_get, prestat_name, match_fn, &want, steps_code));
+        if let Some(fd_write) = self.flush_with {
+            code.function(&self.write_frame_body(fd_write));
+        }
 
         let mut data = DataSection::new();
         for (at, bytes) in &self.data {
@@ -297,6 +457,9 @@ impl Compiler {
         }
         fn_names.append(match_fn, "match_preopen_name");
         fn_names.append(start_fn, "_start");
+        if self.flush_with.is_some() {
+            fn_names.append(write_frame_fn, "write_frame");
+        }
         let mut names = wasm_encoder::NameSection::new();
         names.functions(&fn_names);
         m.section(&names);
@@ -312,7 +475,7 @@ impl Compiler {
         steps: Vec<I<'static>>,
     ) -> Body {
         // locals: 0 fd, 1 count, 2 entry, 3 len, 4 scratch i64
-        let mut b = Body::new(vec![(4, ValType::I32), (1, ValType::I64)]);
+        let mut b = Body::new(vec![(4, ValType::I32), (1, ValType::I64), (1, ValType::I32)]);
         let l = &self.layout;
         let (fd, count, entry, len) = (0, 1, 2, 3);
         let mut ins: Vec<I> = vec![
@@ -432,15 +595,29 @@ impl Compiler {
             sl.results.push(at);
             args.push(I::I32Const(at as i32));
         }
-        if let (Some(b), Some(first)) = (&step.bind, f.results.first()) {
-            let width = match first.ty {
-                ResultType::Filesize | ResultType::Timestamp => 8,
-                _ => 4,
+        let mut after: Vec<I<'static>> = Vec::new();
+        for b in &step.bind {
+            let slot = match &b.source {
+                BindSource::Result { result, field: None } => (sl.results[*result], f.results[*result].ty.shape().size),
+                BindSource::Result { result, field: Some(name) } => {
+                    let (_, offset, size) =
+                        layout::field(f.results[*result].ty.fields(), name).expect("the loader checked the field");
+                    (sl.results[*result] + offset, size)
+                }
+                BindSource::Entry { index, field } => {
+                    let slot = self.put(vec![0xff; 8]);
+                    let (_, offset, _) = layout::field(layout::DIRENT_FIELDS, field).expect("next or ino");
+                    if let (Some((buf, _)), Some(used)) = (sl.buffer, sl.results.first()) {
+                        after.extend(dirent_field(buf, *used, *index, offset, slot));
+                    }
+                    (slot, 8)
+                }
             };
-            self.layout.bindings.insert(b.clone(), (sl.results[0], width));
+            self.layout.bindings.insert(b.name.clone(), slot);
         }
         code.extend(pre);
         code.extend([I::I32Const(rec as i32), I::I32Const(STARTED as i32), I::I32Store(mem(0, 2))]);
+        self.flush(code);
         if f.returns == Returns::Errno {
             code.push(I::I32Const(rec as i32));
         }
@@ -454,6 +631,10 @@ impl Compiler {
                 I::I32Store(mem(0, 2)),
             ]);
         }
+        code.extend(after);
+        if f.returns == Returns::Errno {
+            self.flush(code);
+        }
         self.layout.steps.push(sl);
     }
 
@@ -466,9 +647,13 @@ impl Compiler {
                 let (at, width) = self.layout.bindings.get(b).copied().unwrap_or((0, 4));
                 out.push(I::I32Const(at as i32));
                 match (t, width) {
-                    (CoreType::I32, _) => out.push(I::I32Load(mem(0, 2))),
-                    (CoreType::I64, 8) => out.push(I::I64Load(mem(0, 3))),
-                    (CoreType::I64, _) => out.push(I::I64Load32U(mem(0, 2))),
+                    (CoreType::I32, 1) => out.push(I::I32Load8U(mem(0, 0))),
+                    (CoreType::I32, 2) => out.push(I::I32Load16U(mem(0, 0))),
+                    (CoreType::I32, _) => out.push(I::I32Load(mem(0, 0))),
+                    (CoreType::I64, 1) => out.push(I::I64Load8U(mem(0, 0))),
+                    (CoreType::I64, 2) => out.push(I::I64Load16U(mem(0, 0))),
+                    (CoreType::I64, 8) => out.push(I::I64Load(mem(0, 0))),
+                    (CoreType::I64, _) => out.push(I::I64Load32U(mem(0, 0))),
                 }
             }
         }
@@ -563,6 +748,60 @@ impl Compiler {
             }
         }
     }
+}
+
+/// Stands for `$write_frame`'s index until the imports are final.
+const WRITE_FRAME_PLACEHOLDER: u32 = u32::MAX;
+
+/// Local of `_start` used to walk a dirent buffer.
+const WALK: u32 = 5;
+
+/// After an `fd_readdir`: stores field `offset` of its `index`-th complete entry into
+/// `slot` (left as `0xff…` when the buffer holds fewer complete entries). Entries are packed
+/// without padding, so loads are unaligned.
+fn dirent_field(buf: u32, used_at: u32, index: u32, offset: u32, slot: u32) -> Vec<I<'static>> {
+    let mut v = vec![I::I32Const(0), I::LocalSet(WALK)];
+    for _ in 0..index {
+        v.extend([
+            // walk = min(walk + 24 + namlen(walk), bufused)
+            I::LocalGet(WALK),
+            I::I32Const(24),
+            I::I32Add,
+            I::LocalGet(WALK),
+            I::I32Const(buf as i32),
+            I::I32Add,
+            I::I32Load(mem(16, 0)),
+            I::I32Add,
+            I::LocalSet(WALK),
+            I::LocalGet(WALK),
+            I::I32Const(used_at as i32),
+            I::I32Load(mem(0, 2)),
+            I::LocalGet(WALK),
+            I::I32Const(used_at as i32),
+            I::I32Load(mem(0, 2)),
+            I::I32LeU,
+            I::Select,
+            I::LocalSet(WALK),
+        ]);
+    }
+    v.extend([
+        // a complete header: walk + 24 <= bufused
+        I::LocalGet(WALK),
+        I::I32Const(24),
+        I::I32Add,
+        I::I32Const(used_at as i32),
+        I::I32Load(mem(0, 2)),
+        I::I32LeU,
+        I::If(BlockType::Empty),
+        I::I32Const(slot as i32),
+        I::LocalGet(WALK),
+        I::I32Const(buf as i32),
+        I::I32Add,
+        I::I64Load(mem(offset as u64, 0)),
+        I::I64Store(mem(0, 3)),
+        I::End,
+    ]);
+    v
 }
 
 /// `$match(p, l, q, m) -> i32`: is the runtime's preopen name `p[..l]` the fixture name

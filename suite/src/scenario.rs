@@ -106,11 +106,28 @@ pub struct Step {
     pub args: Vec<Arg>,
     /// Raw out-pointer overrides, by result index.
     pub out_ptrs: Vec<Option<u32>>,
-    /// Name under which the first result is bound (`$name` in later steps).
-    pub bind: Option<String>,
+    /// Values this step binds for later steps and checks (`$name`).
+    pub bind: Vec<Bind>,
     pub expect: StepExpect,
     /// 1-based line of the step in its file.
     pub line: usize,
+}
+
+/// A value a step binds: `bind: f` (the first result) or `bind: {ino_a: filestat.ino,
+/// c: entries.2.next}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    pub name: String,
+    pub source: BindSource,
+}
+
+/// Where a bound value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BindSource {
+    /// A result (by index in the function's results), or one field of a record result.
+    Result { result: usize, field: Option<&'static str> },
+    /// A field (`next` or `ino`) of the `index`-th complete `dirent` in `fd_readdir`'s buffer.
+    Entry { index: u32, field: &'static str },
 }
 
 /// An integer argument, literal or taken at run time from an earlier step's result.
@@ -217,8 +234,8 @@ impl ErrnoExpect {
 pub enum ValueCheck {
     Exact(u64),
     Range {
-        min: Option<u64>,
-        max: Option<u64>,
+        min: Option<Bound>,
+        max: Option<Bound>,
     },
     /// Equal to a binding's value at the end of the run.
     SameAs(String),
@@ -234,6 +251,13 @@ pub enum ValueCheck {
         set: u64,
         clear: u64,
     },
+}
+
+/// A bound of a range: a literal or a binding's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bound {
+    Value(u64),
+    Binding(String),
 }
 
 /// A check of a derived view.

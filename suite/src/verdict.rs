@@ -181,8 +181,18 @@ impl Judge<'_> {
     fn binding_value(&self, name: &str) -> Option<u64> {
         let (at, width) = *self.layout.bindings.get(name)?;
         match width {
+            1 => u8_at(self.mem, at).map(u64::from),
+            2 => u16_at(self.mem, at).map(u64::from),
             8 => u64_at(self.mem, at),
             _ => u32_at(self.mem, at).map(u64::from),
+        }
+    }
+
+    fn bound(&self, b: &Option<Bound>) -> Option<Option<u64>> {
+        match b {
+            None => Some(None),
+            Some(Bound::Value(v)) => Some(Some(*v)),
+            Some(Bound::Binding(n)) => self.binding_value(n).map(Some),
         }
     }
 
@@ -196,7 +206,10 @@ impl Judge<'_> {
     ) {
         let ok = match check {
             ValueCheck::Exact(x) => v == *x,
-            ValueCheck::Range { min, max } => min.is_none_or(|m| v >= m) && max.is_none_or(|m| v <= m),
+            ValueCheck::Range { min, max } => match (self.bound(min), self.bound(max)) {
+                (Some(lo), Some(hi)) => lo.is_none_or(|m| v >= m) && hi.is_none_or(|m| v <= m),
+                _ => false,
+            },
             ValueCheck::SameAs(b) => self.binding_value(b) == Some(v),
             ValueCheck::OneOf { set, .. } => set.contains(&v),
             ValueCheck::Bits { set, clear } => v & set == *set && v & clear == 0,
@@ -205,11 +218,17 @@ impl Judge<'_> {
         if !ok {
             let exp = match check {
                 ValueCheck::Exact(x) => render(*x),
-                ValueCheck::Range { min, max } => format!(
-                    "{}..={}",
-                    min.map(|m| m.to_string()).unwrap_or_default(),
-                    max.map(|m| m.to_string()).unwrap_or_default()
-                ),
+                ValueCheck::Range { min, max } => {
+                    let show = |b: &Option<Bound>| match b {
+                        None => String::new(),
+                        Some(Bound::Value(v)) => v.to_string(),
+                        Some(Bound::Binding(n)) => format!(
+                            "${n}({})",
+                            self.binding_value(n).map(|v| v.to_string()).unwrap_or_else(|| "?".into())
+                        ),
+                    };
+                    format!("{}..={}", show(min), show(max))
+                }
                 ValueCheck::SameAs(b) => {
                     format!("${b} = {}", self.binding_value(b).map(render).unwrap_or_else(|| "?".into()))
                 }
@@ -475,33 +494,29 @@ fn describe_flags(f: &FlagsType, v: u64) -> String {
     f.describe(v)
 }
 
-/// Reads one field of a record result; returns the value and how to render it.
 /// Renders a field value for messages.
 type Render = Box<dyn Fn(u64) -> String>;
 
+/// Reads one field of a record result (offsets from the ABI table); returns the value and
+/// how to render it.
 fn record_field(m: &[u8], ty: ResultType, at: u32, field: &str) -> Option<(u64, Render)> {
-    let plain: Render = Box::new(|v| v.to_string());
-    let filetype: Render =
-        Box::new(|v| types::FILETYPE.name_of(v).map(str::to_owned).unwrap_or_else(|| format!("{v} (invalid)")));
-    Some(match (ty, field) {
-        (ResultType::Fdstat, "filetype") => (u8_at(m, at)? as u64, filetype),
-        (ResultType::Fdstat, "flags") => (u16_at(m, at + 2)? as u64, Box::new(|v| types::FDFLAGS.describe(v))),
-        (ResultType::Fdstat, "rights_base") => (u64_at(m, at + 8)?, Box::new(|v| types::RIGHTS.describe(v))),
-        (ResultType::Fdstat, "rights_inheriting") => (u64_at(m, at + 16)?, Box::new(|v| types::RIGHTS.describe(v))),
-        (ResultType::Filestat, "dev") => (u64_at(m, at)?, plain),
-        (ResultType::Filestat, "ino") => (u64_at(m, at + 8)?, plain),
-        (ResultType::Filestat, "filetype") => (u8_at(m, at + 16)? as u64, filetype),
-        (ResultType::Filestat, "nlink") => (u64_at(m, at + 24)?, plain),
-        (ResultType::Filestat, "size") => (u64_at(m, at + 32)?, plain),
-        (ResultType::Filestat, "atim") => (u64_at(m, at + 40)?, plain),
-        (ResultType::Filestat, "mtim") => (u64_at(m, at + 48)?, plain),
-        (ResultType::Filestat, "ctim") => (u64_at(m, at + 56)?, plain),
-        (ResultType::Prestat, "tag") => {
-            (u8_at(m, at)? as u64, Box::new(|v| types::PREOPENTYPE.name_of(v).unwrap_or("invalid").to_owned()))
+    let (_, offset, size) = wasi_conform_abi::layout::field(ty.fields(), field)?;
+    let v = match size {
+        1 => u8_at(m, at + offset)? as u64,
+        2 => u16_at(m, at + offset)? as u64,
+        4 => u32_at(m, at + offset)? as u64,
+        _ => u64_at(m, at + offset)?,
+    };
+    let render: Render = match field {
+        "filetype" => {
+            Box::new(|v| types::FILETYPE.name_of(v).map(str::to_owned).unwrap_or_else(|| format!("{v} (invalid)")))
         }
-        (ResultType::Prestat, "name_len") => (u32_at(m, at + 4)? as u64, plain),
-        _ => return None,
-    })
+        "flags" => Box::new(|v| types::FDFLAGS.describe(v)),
+        "rights_base" | "rights_inheriting" => Box::new(|v| types::RIGHTS.describe(v)),
+        "tag" => Box::new(|v| types::PREOPENTYPE.name_of(v).unwrap_or("invalid").to_owned()),
+        _ => Box::new(|v| v.to_string()),
+    };
+    Some((v, render))
 }
 
 /// Decodes `n` strings of an `args_get`/`environ_get` call and checks nothing more was

@@ -183,3 +183,30 @@ fn stray_file_in_the_suite_is_an_error() {
     let err = wasi_conform_suite::discover::load_dir(dir.path()).unwrap_err();
     assert!(err[0].contains("is not a preview1 function"), "{err:?}");
 }
+
+#[test]
+fn bind_forms() {
+    let ok = |bind: &str, call: &str| {
+        let text = format!("{HEAD}fixture:\n  preopens:\n    - name: /sandbox\nsteps:\n  - {call}\n    bind: {bind}\n    expect: {{errno: success}}\n");
+        load_str(&text, Path::new("x.yaml")).map(|s| s.steps[0].bind.len()).map_err(|e| e.to_string())
+    };
+    assert_eq!(ok("{i: filestat.ino, s: filestat.size}", "path_filestat_get: {fd: $sandbox, path: a}"), Ok(2));
+    assert_eq!(ok("{c: entries.3.next}", "fd_readdir: {fd: $sandbox, buf: 64}"), Ok(1));
+    let e = ok("x", "path_filestat_get: {fd: $sandbox, path: a}").unwrap_err();
+    assert!(e.contains("is a record: bind one of its fields"), "{e}");
+    let e = ok("{x: filestat.inode}", "path_filestat_get: {fd: $sandbox, path: a}").unwrap_err();
+    assert!(e.contains("has no field `inode`"), "{e}");
+    let e = ok("{x: entries.a.next}", "fd_readdir: {fd: $sandbox, buf: 64}").unwrap_err();
+    assert!(e.contains("entries.<index>.next"), "{e}");
+    let e = ok("x", "fd_close: {fd: 3}").unwrap_err();
+    assert!(e.contains("has no result to bind"), "{e}");
+}
+
+#[test]
+fn range_bounds_may_be_bindings_but_must_be_bound() {
+    let text = format!(
+        "{HEAD}steps:\n  - clock_time_get: {{id: monotonic, precision: 0}}\n    expect: {{errno: success, time: {{min: $t0}}}}\n"
+    );
+    let (_, _, m) = error_of(&text);
+    assert!(m.contains("`$t0` is not bound"), "{m}");
+}

@@ -114,13 +114,38 @@ impl<'de> DeserializeSeed<'de> for ResultSeed {
     }
 }
 
-/// `5`, `{min: 1, max: 9}`, or `$binding`.
+/// `5`, `{min: 1, max: $t1}`, or `$binding`.
 struct ScalarCheck;
+
+/// A range bound: an integer or `$binding`.
+struct BoundValue(Bound);
+
+impl<'de> Deserialize<'de> for BoundValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = BoundValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an integer or `$binding`")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<BoundValue, E> {
+                Ok(BoundValue(Bound::Value(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<BoundValue, E> {
+                match v.strip_prefix('$') {
+                    Some(b) => Ok(BoundValue(Bound::Binding(b.to_owned()))),
+                    None => Err(E::invalid_type(de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
 
 impl<'de> Visitor<'de> for ScalarCheck {
     type Value = ValueCheck;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an integer, {min: …, max: …}, or `$binding`")
+        f.write_str("an integer, {min: …, max: …} (integers or `$binding`s), or `$binding`")
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<ValueCheck, E> {
         Ok(ValueCheck::Exact(v))
@@ -135,14 +160,14 @@ impl<'de> Visitor<'de> for ScalarCheck {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct R {
-            min: Option<u64>,
-            max: Option<u64>,
+            min: Option<BoundValue>,
+            max: Option<BoundValue>,
         }
         let r = R::deserialize(de::value::MapAccessDeserializer::new(m))?;
         if r.min.is_none() && r.max.is_none() {
             return Err(de::Error::custom("a range needs `min` or `max`"));
         }
-        Ok(ValueCheck::Range { min: r.min, max: r.max })
+        Ok(ValueCheck::Range { min: r.min.map(|b| b.0), max: r.max.map(|b| b.0) })
     }
 }
 

@@ -214,12 +214,9 @@ fn build(raw: RawScenario, path: &Path) -> Result<Scenario, LoadError> {
                 ));
             }
         }
-        if let Some(b) = &step.bind {
-            if step.function.results.is_empty() {
-                return Err(located(path, &at, format!("`bind`: {} has no result to bind", step.function.name)));
-            }
-            if !bound.insert(b.clone()) {
-                return Err(located(path, &at, format!("`${b}` is already bound")));
+        for b in &step.bind {
+            if !bound.insert(b.name.clone()) {
+                return Err(located(path, &at, format!("`${}` is already bound", b.name)));
             }
         }
         for (_, check) in &step.expect.results {
@@ -379,6 +376,14 @@ fn step_bindings_used(step: &Step) -> Vec<String> {
 fn check_bindings_used(c: &ValueCheck) -> Vec<String> {
     match c {
         ValueCheck::SameAs(b) => vec![b.clone()],
+        ValueCheck::Range { min, max } => [min, max]
+            .into_iter()
+            .flatten()
+            .filter_map(|b| match b {
+                Bound::Binding(n) => Some(n.clone()),
+                Bound::Value(_) => None,
+            })
+            .collect(),
         ValueCheck::Fields(f) => f.iter().flat_map(|(_, c)| check_bindings_used(c)).collect(),
         _ => Vec::new(),
     }

@@ -41,25 +41,14 @@ impl<'de> Visitor<'de> for StepVisitor {
             function,
             args,
             out_ptrs: vec![None; function.results.len()],
-            bind: None,
+            bind: Vec::new(),
             expect: StepExpect::default(),
             line: 0,
         };
         let mut seen_expect = false;
         while let Some(k) = m.next_key::<String>()? {
             match k.as_str() {
-                "bind" => {
-                    let b = m.next_value::<String>()?;
-                    if b.starts_with('$')
-                        || b.is_empty()
-                        || !b.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
-                    {
-                        return Err(de::Error::custom(format!(
-                            "`bind: {b}`: write the name without `$` (letters, digits, `_-.`)"
-                        )));
-                    }
-                    step.bind = Some(b);
-                }
+                "bind" => step.bind = m.next_value_seed(BindSeed(function))?,
                 "expect" => {
                     step.expect = m.next_value_seed(ExpectSeed(function))?;
                     seen_expect = true;
@@ -99,7 +88,7 @@ impl<'de> Visitor<'de> for StepVisitor {
     }
 }
 
-fn result_names(f: &Function) -> String {
+pub(super) fn result_names(f: &Function) -> String {
     if f.results.is_empty() {
         "it has none".to_owned()
     } else {
@@ -394,5 +383,90 @@ impl<'de> Deserialize<'de> for FdValue {
             Arg::Scalar(s) => Ok(FdValue(s)),
             _ => Err(de::Error::custom("expected a descriptor")),
         }
+    }
+}
+
+/// `bind: f` (the first result), or `bind: {name: source, …}` where a source is a result
+/// (`opened_fd`), a record field (`filestat.ino`), or for `fd_readdir` a field of the
+/// N-th complete entry (`entries.2.next`, `entries.0.ino`).
+struct BindSeed(&'static Function);
+
+fn check_bind_name<E: de::Error>(b: &str) -> Result<(), E> {
+    if b.starts_with('$') || b.is_empty() || !b.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
+        return Err(E::custom(format!("binding name `{b}`: write it without `$` (letters, digits, `_-.`)")));
+    }
+    Ok(())
+}
+
+impl BindSeed {
+    fn source<E: de::Error>(&self, s: &str) -> Result<BindSource, E> {
+        let f = self.0;
+        let mut parts = s.split('.');
+        let head = parts.next().unwrap_or_default();
+        let rest: Vec<&str> = parts.collect();
+        if head == "entries" && f.name == "fd_readdir" {
+            let (Some(index), Some(field), 2) =
+                (rest.first().and_then(|i| i.parse::<u32>().ok()), rest.get(1), rest.len())
+            else {
+                return Err(E::custom(format!("`{s}`: write `entries.<index>.next` or `entries.<index>.ino`")));
+            };
+            let field = match *field {
+                "next" => "next",
+                "ino" => "ino",
+                other => return Err(E::custom(format!("`{other}`: a dirent binding takes `next` or `ino`"))),
+            };
+            return Ok(BindSource::Entry { index, field });
+        }
+        let result = f.results.iter().position(|r| r.name == head).ok_or_else(|| {
+            E::custom(format!("`{s}`: {} has no result `{head}` to bind ({})", f.name, result_names(f)))
+        })?;
+        let ty = f.results[result].ty;
+        match rest.as_slice() {
+            [] if ty.fields().is_empty() => Ok(BindSource::Result { result, field: None }),
+            [] => Err(E::custom(format!(
+                "`{s}` is a record: bind one of its fields ({})",
+                ty.fields().iter().map(|f| f.0).collect::<Vec<_>>().join(", ")
+            ))),
+            [field] => {
+                let (name, ..) = ty.fields().iter().copied().find(|x| x.0 == *field).ok_or_else(|| {
+                    E::custom(format!(
+                        "`{s}`: `{head}` has no field `{field}` ({})",
+                        ty.fields().iter().map(|f| f.0).collect::<Vec<_>>().join(", ")
+                    ))
+                })?;
+                Ok(BindSource::Result { result, field: Some(name) })
+            }
+            _ => Err(E::custom(format!("`{s}`: expected `result` or `result.field`"))),
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for BindSeed {
+    type Value = Vec<Bind>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Bind>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BindSeed {
+    type Value = Vec<Bind>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a name (binds the first result) or a map of names to `result`, `result.field` or `entries.N.next`")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<Bind>, E> {
+        check_bind_name(v)?;
+        let first =
+            self.0.results.first().ok_or_else(|| E::custom(format!("{} has no result to bind", self.0.name)))?;
+        let source = self.source(first.name)?;
+        Ok(vec![Bind { name: v.to_owned(), source }])
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Vec<Bind>, A::Error> {
+        let mut out = Vec::new();
+        while let Some(name) = m.next_key::<String>()? {
+            check_bind_name(&name)?;
+            let src: String = m.next_value()?;
+            out.push(Bind { name, source: self.source(&src)? });
+        }
+        Ok(out)
     }
 }
