@@ -6,6 +6,7 @@
 
 mod bench;
 mod cli_run;
+mod coverage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +47,10 @@ enum Command {
     },
     /// Measure scenario runs per second per runtime.
     Bench(bench::BenchArgs),
+    /// Scenarios and errnos per function, the denial matrix, divergence cases cited.
+    Coverage(coverage::CoverageArgs),
+    /// Write generated scenarios (`denial-matrix`), or `--check` them.
+    Generate(coverage::GenerateArgs),
 }
 
 fn main() -> ExitCode {
@@ -124,6 +129,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Bench(args) => bench::run(args),
+        Command::Coverage(args) => coverage::run(args),
+        Command::Generate(args) => coverage::generate(args),
     }
 }
 

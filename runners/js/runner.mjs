@@ -1,10 +1,11 @@
-// wasi-conform's JS runner: runs one WASI preview1 module under `node:wasi` and reports how
-// it ended plus the first bytes of its linear memory (the trace channel). Written for Node;
-// the same file is meant to drive Bun and Deno through their `node:wasi`.
+// wasi-conform's JS runner: runs one WASI preview1 module under the runtime's `node:wasi`
+// (Node.js, Bun, Deno) and reports how it ended plus the first bytes of its linear memory
+// (the trace channel). The adapters are runners/src/js.rs and node.rs, bun.rs, deno.rs.
 //
-//   node --no-warnings runner.mjs --worker          one JSON request per stdin line, one
-//                                                   JSON response per stdout line
-//   node --no-warnings runner.mjs --once REQ.json   one request from a file, response on stdout
+//   <runtime> runner.mjs --worker [--stdio=MODE]          one JSON request per stdin line,
+//                                                          one JSON response per stdout line
+//   <runtime> runner.mjs --once REQ.json [--stdio=MODE]    one request from a file, the
+//                                                          response on stdout
 //
 // Request:  {id, key?, module?, flush?, args, env: [[k, v]...], preopens: [[guest, host]...],
 //            stdin, stdout, stderr (host paths), capture_len}
@@ -15,14 +16,38 @@
 //     class: "unreachable" | "memory-out-of-bounds" | "host-error" | "other"
 //   memory: base64 of memory[0, capture_len) after the run (also after a trap or
 //     proc_exit), or null when there is no instance or no exported memory.
-//   A request that cannot be understood gets {id, error}.
+//   A request that cannot be understood, or a run after which this process cannot be
+//   trusted with another one, gets {id, error}; the adapter then discards the process.
 //
 // The guest's stdio are the paths named in the request (named pipes the adapter reads and
-// writes; stdin is opened first, and blocks until the adapter's writer is there), never
-// this process's own stdio: stdout carries only protocol lines.
+// writes; stdin is opened first, and blocks until the adapter's writer is there). How they
+// reach the guest (--stdio):
+//   descriptors (default)  opened here and passed to `new WASI({stdin, stdout, stderr})`
+//                          (Node, Deno). This process's own stdio carry only the protocol.
+//   takeover               for a `node:wasi` that ignores those options and always uses
+//                          descriptors 0, 1 and 2 (Bun). At start the protocol pipes are
+//                          reopened through /proc/self/fd at other numbers; for each run the
+//                          three paths are opened *as* descriptors 0, 1 and 2 (close, then
+//                          open: POSIX gives the lowest free number; checked), and afterwards
+//                          0 and 1 become /dev/null again and 2 the original stderr.
+//
+// `proc_exit`: Node and Deno honour `returnOnExit: true` (start() returns the code). Bun's
+// `node:wasi` has no such option and calls `process.exit(code)`; while the guest runs,
+// `process.exit` is replaced by a function that throws, so the process survives and the
+// code is reported as the exit (the whole u32, where a real process would keep 8 bits).
+//
+// Deno (run with --v8-flags=--expose-gc): its `node:wasi` keeps its own copies of the stdio
+// descriptors and of the guest's files until the WASI instance is garbage-collected, and
+// this process cannot list or close them (/proc/self/fd needs --allow-all). So in a worker,
+// after each run and before the response, the event loop is given one turn (until then the
+// instance stays reachable) and a full, synchronous collection (`gc()`, ~10 ms) runs, which
+// closes them: the adapter then sees the end of the guest's output. (An asynchronous
+// collection is not enough: the worker is blocked reading the next request meanwhile.)
+//
+// Requests are read with blocking reads of the request pipe: every `node:wasi` call is
+// synchronous anyway, and it behaves the same on the three runtimes.
 
 import fs from 'node:fs';
-import readline from 'node:readline';
 import { WASI } from 'node:wasi';
 
 const modules = new Map();
@@ -54,13 +79,23 @@ function getModule(req) {
   return m;
 }
 
+// What the replaced `process.exit` throws (see the header).
+class ProcExit {
+  constructor(code) {
+    this.code = code;
+  }
+}
+
 // Error thrown out of `wasi.start()` → ending.
 function classify(err) {
+  if (err instanceof ProcExit) {
+    return { exit: Number(err.code ?? 0) >>> 0 };
+  }
   if (err instanceof WebAssembly.RuntimeError) {
     const message = String(err.message);
     let cls = 'other';
-    // V8: "unreachable", "memory access out of bounds"; JavaScriptCore: "Unreachable code
-    // should not be executed", "Out of bounds memory access".
+    // V8 (Node, Deno): "unreachable", "memory access out of bounds"; JavaScriptCore (Bun):
+    // "Unreachable code should not be executed", "Out of bounds memory access".
     if (/unreachable/i.test(message)) cls = 'unreachable';
     else if (/memory access out of bounds|out of bounds memory access/i.test(message)) cls = 'memory-out-of-bounds';
     return { trap: { class: cls, message } };
@@ -69,7 +104,8 @@ function classify(err) {
     // Stack exhaustion in guest code surfaces as a JS RangeError, not a RuntimeError.
     return { trap: { class: 'other', message: describe(err) } };
   }
-  // Anything else was thrown by the host: node:wasi refusing its arguments.
+  // Anything else was thrown by the host: the `node:wasi` implementation refusing its
+  // arguments or failing inside a call.
   return { trap: { class: 'host-error', message: describe(err) } };
 }
 
@@ -80,9 +116,9 @@ function captureMemory(instance, len) {
   return Buffer.from(buf, 0, Math.min(len, buf.byteLength)).toString('base64');
 }
 
-// The descriptors this process has open, or null where /proc/self/fd cannot be read.
-// (The listing's own descriptor is closed by the time readdirSync returns: it is left out,
-// its number is free again.)
+// The descriptors this process has open, or null where /proc/self/fd cannot be read (Deno
+// without --allow-all). The listing's own descriptor is closed by the time readdirSync
+// returns: it is left out, its number is free again.
 function openFds() {
   let names;
   try {
@@ -102,17 +138,34 @@ function isOpen(name) {
   }
 }
 
+function realpathOr(p) {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+function within(path, dir) {
+  return path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+}
+
 // node:wasi (uvwasi) never closes the host descriptors behind a WASI instance: not the
 // preopened directories, not the files the guest left open, not even when the instance is
-// garbage-collected. In a long-lived worker they would pile up run after run, so after each
-// run every file or directory descriptor opened since `before` is closed here.
-function closeLeaked(before) {
+// garbage-collected; Bun's neither. In a long-lived worker they would pile up run after run,
+// so after each run every descriptor opened since `before` that names something inside a
+// preopen is closed here (and nothing else: the runtime's own files are left alone).
+function closeLeaked(before, preopens) {
   if (before === null) return;
   let now;
   try {
     now = fs.readdirSync('/proc/self/fd');
   } catch {
     return;
+  }
+  const roots = [];
+  for (const [, host] of preopens) {
+    roots.push(host, realpathOr(host));
   }
   for (const name of now) {
     if (before.has(name)) continue;
@@ -122,7 +175,7 @@ function closeLeaked(before) {
     } catch {
       continue; // the descriptor readdir itself used, already gone
     }
-    if (!target.startsWith('/')) continue; // pipes, sockets, anon inodes: not the guest's
+    if (!roots.some((r) => within(target, r))) continue;
     try {
       fs.closeSync(Number(name));
     } catch {
@@ -131,16 +184,67 @@ function closeLeaked(before) {
   }
 }
 
-function run(req) {
-  const before = openFds();
-  try {
-    return runGuest(req);
-  } finally {
-    closeLeaked(before);
+// --stdio=takeover: the protocol's own descriptors, and 0, 1, 2 between runs.
+let saved = null;
+
+function reopenAs(fd, path, flags) {
+  const got = fs.openSync(path, flags);
+  if (got !== fd) {
+    try {
+      fs.closeSync(got);
+    } catch {
+      // nothing more to do
+    }
+    throw new Error(`takeover: ${path} was opened as descriptor ${got}, not ${fd}`);
   }
 }
 
-function runGuest(req) {
+// Descriptors 0, 1, 2 become the three given paths (all closed first, then opened in order,
+// so each open gets the lowest free number).
+function placeStdio(stdin, stdout, stderr) {
+  for (const fd of [0, 1, 2]) {
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // already closed (the guest closed it)
+    }
+  }
+  reopenAs(0, stdin, fs.constants.O_RDONLY);
+  reopenAs(1, stdout, fs.constants.O_WRONLY);
+  reopenAs(2, stderr, fs.constants.O_WRONLY);
+}
+
+function startTakeover() {
+  // New descriptions of the protocol pipes and of stderr, at numbers ≥ 3.
+  saved = {
+    requests: fs.openSync('/proc/self/fd/0', fs.constants.O_RDONLY),
+    responses: fs.openSync('/proc/self/fd/1', fs.constants.O_WRONLY),
+    stderr: fs.openSync('/proc/self/fd/2', fs.constants.O_WRONLY),
+  };
+  placeStdio('/dev/null', '/dev/null', `/proc/self/fd/${saved.stderr}`);
+}
+
+function run(req, stdioMode) {
+  const before = openFds();
+  let resp;
+  try {
+    resp = runGuest(req, stdioMode);
+  } finally {
+    closeLeaked(before, req.preopens ?? []);
+    if (stdioMode === 'takeover') {
+      // The guest's pipes must be closed for the adapter to see their end; a failure here
+      // leaves this process unfit for another run, and `error` says so.
+      try {
+        placeStdio('/dev/null', '/dev/null', `/proc/self/fd/${saved.stderr}`);
+      } catch (e) {
+        return { id: req.id, error: `cannot restore descriptors 0-2 after the run: ${describe(e)}` };
+      }
+    }
+  }
+  return resp;
+}
+
+function runGuest(req, stdioMode) {
   let module;
   try {
     module = getModule(req);
@@ -150,15 +254,23 @@ function runGuest(req) {
   const fds = [];
   let instance = null;
   let ending;
+  const realExit = process.exit;
   try {
     let wasi;
     try {
-      const stdin = fs.openSync(req.stdin, 'r');
-      fds.push(stdin);
-      const stdout = fs.openSync(req.stdout, 'w');
-      fds.push(stdout);
-      const stderr = fs.openSync(req.stderr, 'w');
-      fds.push(stderr);
+      let stdin = 0;
+      let stdout = 1;
+      let stderr = 2;
+      if (stdioMode === 'takeover') {
+        placeStdio(req.stdin, req.stdout, req.stderr);
+      } else {
+        stdin = fs.openSync(req.stdin, 'r');
+        fds.push(stdin);
+        stdout = fs.openSync(req.stdout, 'w');
+        fds.push(stdout);
+        stderr = fs.openSync(req.stderr, 'w');
+        fds.push(stderr);
+      }
       wasi = new WASI({
         version: 'preview1',
         args: req.args,
@@ -172,6 +284,7 @@ function runGuest(req) {
     } catch (e) {
       return { id: req.id, ending: { crash: `wasi setup: ${describe(e)}` }, memory: null };
     }
+    // Bun's WASI has no getImportObject().
     const imports =
       typeof wasi.getImportObject === 'function'
         ? wasi.getImportObject()
@@ -182,10 +295,15 @@ function runGuest(req) {
       return { id: req.id, ending: { crash: `instantiate: ${describe(e)}` }, memory: null };
     }
     try {
+      process.exit = (code) => {
+        throw new ProcExit(code);
+      };
       const code = wasi.start(instance);
       ending = { exit: typeof code === 'number' ? code >>> 0 : 0 };
     } catch (e) {
       ending = classify(e);
+    } finally {
+      process.exit = realExit;
     }
   } finally {
     for (const fd of fds) {
@@ -205,7 +323,7 @@ function runGuest(req) {
   return { id: req.id, ending, memory };
 }
 
-function handle(line) {
+function handle(line, stdioMode) {
   let req;
   try {
     req = JSON.parse(line);
@@ -213,25 +331,94 @@ function handle(line) {
     return { id: null, error: `bad request: ${describe(e)}` };
   }
   try {
-    return run(req);
+    return run(req, stdioMode);
   } catch (e) {
     return { id: req?.id ?? null, error: `runner: ${describe(e)}` };
   }
 }
 
-const mode = process.argv[2];
-if (mode === '--worker') {
-  process.stdout.write(JSON.stringify({ ready: true }) + '\n');
-  const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
-  rl.on('line', (line) => {
-    if (line.trim() === '') return;
-    process.stdout.write(JSON.stringify(handle(line)) + '\n');
-  });
-  rl.on('close', () => process.exit(0));
-} else if (mode === '--once' && process.argv[3]) {
-  const resp = handle(fs.readFileSync(process.argv[3], 'utf8'));
-  process.stdout.write(JSON.stringify(resp) + '\n');
-} else {
-  process.stderr.write('usage: runner.mjs --worker | --once REQUEST.json\n');
-  process.exit(2);
+// Blocking line reader over a descriptor.
+const chunk = Buffer.alloc(1 << 16);
+let pending = Buffer.alloc(0);
+const nap = new Int32Array(new SharedArrayBuffer(4));
+
+function readLine(fd) {
+  for (;;) {
+    const nl = pending.indexOf(10);
+    if (nl >= 0) {
+      const line = pending.subarray(0, nl).toString('utf8');
+      pending = pending.subarray(nl + 1);
+      return line;
+    }
+    let n;
+    try {
+      n = fs.readSync(fd, chunk, 0, chunk.length, null);
+    } catch (e) {
+      if (e?.code === 'EAGAIN') {
+        Atomics.wait(nap, 0, 0, 1); // a non-blocking pipe: wait a millisecond
+        continue;
+      }
+      throw e;
+    }
+    if (n === 0) return null;
+    pending = Buffer.concat([pending, chunk.subarray(0, n)]);
+  }
 }
+
+function writeAll(fd, text) {
+  const buf = Buffer.from(text, 'utf8');
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += fs.writeSync(fd, buf, off, buf.length - off);
+    } catch (e) {
+      if (e?.code !== 'EAGAIN') throw e;
+      Atomics.wait(nap, 0, 0, 1);
+    }
+  }
+}
+
+// See the header (Deno): lets a finished run's WASI instance be collected.
+async function collect() {
+  if (typeof globalThis.gc !== 'function') return;
+  await new Promise((resolve) => setImmediate(resolve));
+  globalThis.gc();
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  const stdioArg = args.find((a) => a.startsWith('--stdio='));
+  const stdioMode = stdioArg ? stdioArg.slice('--stdio='.length) : 'descriptors';
+  const rest = args.filter((a) => !a.startsWith('--stdio='));
+  if (stdioMode !== 'descriptors' && stdioMode !== 'takeover') {
+    process.stderr.write(`unknown --stdio mode ${stdioMode}\n`);
+    return 2;
+  }
+  let requests = 0;
+  let responses = 1;
+  if (stdioMode === 'takeover') {
+    startTakeover();
+    requests = saved.requests;
+    responses = saved.responses;
+  }
+  if (rest[0] === '--worker') {
+    writeAll(responses, JSON.stringify({ ready: true }) + '\n');
+    for (;;) {
+      const line = readLine(requests);
+      if (line === null) return 0;
+      if (line.trim() === '') continue;
+      const resp = handle(line, stdioMode);
+      await collect();
+      writeAll(responses, JSON.stringify(resp) + '\n');
+      if (resp.error !== undefined) return 1;
+    }
+  } else if (rest[0] === '--once' && rest[1]) {
+    const resp = handle(fs.readFileSync(rest[1], 'utf8'), stdioMode);
+    writeAll(responses, JSON.stringify(resp) + '\n');
+    return 0;
+  }
+  fs.writeSync(2, 'usage: runner.mjs --worker | --once REQUEST.json [--stdio=descriptors|takeover]\n');
+  return 2;
+}
+
+process.exitCode = await main();

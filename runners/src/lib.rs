@@ -8,12 +8,21 @@
 //! Adapters: [`reference`] (the oracle, in-process), [`wasmtime`] (in-process), [`node`] (`node:wasi` in a long-lived worker
 //! process). The suite (`wasi-conform-suite`) and the CLI use [`all_runtimes`].
 
+pub mod bun;
+pub mod command;
+pub mod configured;
+pub mod deno;
 pub mod engine;
+pub mod iwasm;
+pub mod js;
 pub mod matrix;
 pub mod node;
 pub mod reference;
 pub mod sandbox;
+pub mod wasmi;
 pub mod wasmtime;
+pub mod wasmer;
+pub mod wasmedge;
 
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
@@ -129,5 +138,5 @@ fn crashed(msg: String, started: Instant) -> Outcome {
 
 /// Every runtime wasi-conform knows, available or not, in report order.
 pub fn all_runtimes() -> Vec<Box<dyn Runtime>> {
-    vec![Box::new(reference::Reference::new()), Box::new(wasmtime::Wasmtime::new()), Box::new(node::Node::new())]
+    configured::with_configured(vec![Box::new(reference::Reference::new()), Box::new(wasmtime::Wasmtime::new()), Box::new(wasmi::Wasmi::new()), Box::new(node::Node::new()), Box::new(bun::Bun::new()), Box::new(deno::Deno::new()), Box::new(wasmer::Wasmer::new()), Box::new(wasmedge::runtime()), Box::new(iwasm::runtime())])
 }

@@ -8,6 +8,7 @@
 
 pub mod case;
 pub mod compile;
+pub mod denial;
 pub mod discover;
 pub mod expectations;
 pub mod load;

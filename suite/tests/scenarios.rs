@@ -8,6 +8,8 @@
 //! harness says so on stderr — it is never dropped silently.
 //!
 //! Suite-level trials: `suite/coverage` (every preview1 function has scenarios),
+//! `suite/divergence-citations` (every `divergences.md <case>` a spec cites is in
+//! `suite/divergences.toml`),
 //! `suite/expectations/<runtime>` (no entry names a scenario that does not exist).
 //! `BLESS=1 cargo test` rewrites the expectation files from the observed failures,
 //! keeping existing reasons and marking new entries for a reason to be written.
@@ -23,7 +25,7 @@ use wasi_conform_suite::discover;
 use wasi_conform_suite::expectations::{Expectations, Status};
 
 /// Scenarios each function needs at least.
-const MIN_PER_FUNCTION: usize = 2;
+const MIN_PER_FUNCTION: usize = 3;
 
 fn main() {
     // See src/main.rs: no backtrace capture on every guest trap.
@@ -46,7 +48,7 @@ fn main() {
     let bless = std::env::var_os("BLESS").is_some();
     let observed: Arc<Mutex<Vec<CaseResult>>> = Arc::default();
 
-    let mut trials = vec![coverage_trial(&prepared)];
+    let mut trials = vec![coverage_trial(&prepared), citations_trial(&prepared)];
     {
         let file = exp_dir.join("reference.toml");
         trials.push(Trial::test("suite/expectations/reference-has-none", move || {
@@ -152,6 +154,28 @@ fn coverage_trial(prepared: &Arc<Vec<Prepared>>) -> Trial {
             Ok(())
         } else {
             Err(problems.join("\n").into())
+        }
+    })
+}
+
+/// Fails when a scenario's `spec` cites a divergence case (`divergences.md A5`) that
+/// `suite/divergences.toml` does not list.
+fn citations_trial(prepared: &Arc<Vec<Prepared>>) -> Trial {
+    let prepared = prepared.clone();
+    Trial::test("suite/divergence-citations", move || {
+        use wasi_conform_suite::denial::divergences;
+        let cases = divergences::builtin()?;
+        let known: BTreeSet<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+        let unknown: Vec<String> = prepared
+            .iter()
+            .flat_map(|p| divergences::cited(&p.scenario.spec).into_iter().map(move |c| (p.scenario.id.clone(), c)))
+            .filter(|(_, c)| !known.contains(c.as_str()))
+            .map(|(id, c)| format!("{id} cites {c}"))
+            .collect();
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("cases not in suite/divergences.toml: {}", unknown.join(", ")).into())
         }
     })
 }

@@ -1,0 +1,87 @@
+//! Deno, through its `node:wasi` (a native implementation in Deno's Node compatibility
+//! layer), driven by `runners/js/runner.mjs` in long-lived worker processes — the machinery
+//! is [`crate::js`]; this file says only what is particular to Deno.
+//!
+//! - Binary: `DENO_BIN`, else `<repo>/node_modules/@deno/linux-x64-glibc/deno` (what
+//!   `npm ci` at the repository root installs: `package.json` pins the version; the package
+//!   puts the binary at its root, not under `bin/`), else `deno` on `PATH`. Version:
+//!   `deno --version`, first line (`deno 2.9.6 (stable, …)` → `2.9.6`).
+//! - Command line: `deno run --allow-read --allow-write --no-config --no-lock --no-prompt
+//!   --v8-flags=--expose-gc,--max-old-space-size=N runner.mjs --stdio=descriptors --worker`
+//!   (`--expose-gc`: see Stdio below). Read and
+//!   write are the only permissions (no net, env, run, ffi, sys); no configuration file,
+//!   lock file or `package.json` is looked for or written. Environment: `PATH`,
+//!   `DENO_NO_UPDATE_CHECK=1`, `DENO_NO_PACKAGE_JSON=1`, `NO_COLOR=1`, and `DENO_DIR` in the
+//!   adapter's own temporary directory, so Deno's caches are never written elsewhere.
+//!   `--max-old-space-size` is `case.limits.memory_bytes` in MiB (at least 64).
+//! - Stdio: the three pipes are opened by the runner and passed as `new WASI({stdin, stdout,
+//!   stderr})`; Deno duplicates each into a "HostFile" stdio entry (which fdstat reports as a
+//!   regular file, and which fd_seek/fd_pwrite answer with badf, as they do for inherited
+//!   stdio). Deno's `WASI` keeps those duplicates, and the files the guest opened, until the
+//!   instance is garbage-collected, and reading `/proc/self/fd` needs `--allow-all`, so the
+//!   runner cannot close them itself: `--v8-flags=--expose-gc` lets it run a full collection
+//!   after every run (after one turn of the event loop, which the instance needs to become
+//!   unreachable); only then does the adapter see the end of the guest's output. That
+//!   collection, ~10 ms, is most of a worker run's cost.
+//! - Sandbox: Deno refuses every path under `/dev` (and `/proc`, `/sys`) without
+//!   `--allow-all`, even with `--allow-read --allow-write` and even through a symlink
+//!   (<https://github.com/denoland/deno/issues/30979>), and sandboxes live in `/dev/shm` by
+//!   default. So a sandbox there is copied, for the run, into the adapter's temporary
+//!   directory (layout, contents, symlinks, hard links, modes), Deno runs on the copy, and
+//!   the copy's final trees and canary check are the run's (`Spec::unreachable_dirs`; the
+//!   copy is skipped when `WASI_CONFORM_SANDBOX_DIR` points elsewhere).
+//!
+//! Endings: `wasi.start()` returning a number (the `proc_exit` code: Deno honours
+//! `returnOnExit`, or 0 when `_start` returned) → `Exit(code)`; a
+//! `WebAssembly.RuntimeError` → `Trap`, by V8's message (as for Node); a `RangeError` about
+//! the call stack → `Other`; any other exception out of `start()` → `HostError`; a module
+//! that fails to compile or instantiate, a `WASI` that cannot be set up, or a worker that
+//! dies → `Crash` (with the tail of its stderr); no response in time → `Timeout` (the worker
+//! is killed and replaced). Deno's host functions answer an out-of-bounds guest pointer
+//! with errno `fault`, never a trap.
+//!
+//! Cost per run (`cargo run --release -- bench --runtime deno`, the `bench_notes`; measured
+//! here on 2 loaded CPUs): process per run ~100 ms (Deno's start-up with the Node
+//! compatibility layer), worker ~26 ms (mostly the forced collection above, plus copying the
+//! sandbox out of `/dev/shm`), worker without the module cache about the same.
+
+use crate::js::{Binary, Flavor, JsRuntime, Spec, StdioMode};
+
+/// Deno's [`Spec`].
+pub struct DenoJs;
+
+impl Flavor for DenoJs {
+    const SPEC: &'static Spec = &Spec {
+        name: "deno",
+        binary: Binary {
+            env: "DENO_BIN",
+            bundled: Some("node_modules/@deno/linux-x64-glibc/deno"),
+            exe: "deno",
+            install: "installs @deno/linux-x64-glibc, pinned in package.json",
+        },
+        version_args: &["--version"],
+        version: |out| {
+            let line = out.lines().next().unwrap_or("").trim();
+            let line = line.strip_prefix("deno ").unwrap_or(line);
+            line.split_whitespace().next().unwrap_or(line).to_owned()
+        },
+        env: &[("DENO_NO_UPDATE_CHECK", "1"), ("DENO_NO_PACKAGE_JSON", "1"), ("NO_COLOR", "1")],
+        command: |cmd, launch| {
+            cmd.env("DENO_DIR", launch.state_dir.join("deno-dir"))
+                .arg("run")
+                .arg("--allow-read")
+                .arg("--allow-write")
+                .arg("--no-config")
+                .arg("--no-lock")
+                .arg("--no-prompt")
+                .arg(format!("--v8-flags=--expose-gc,--max-old-space-size={}", launch.heap_mb));
+        },
+        stdio: StdioMode::Descriptors,
+        max_runs_per_worker: 2000,
+        // Deno refuses /dev, /proc and /sys paths without --allow-all (denoland/deno#30979).
+        unreachable_dirs: &["/dev/", "/proc/", "/sys/"],
+    };
+}
+
+/// The Deno adapter.
+pub type Deno = JsRuntime<DenoJs>;

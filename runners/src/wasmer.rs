@@ -1,0 +1,537 @@
+//! Wasmer 7.4.2, in-process, through `wasmer-wasix` 0.704.2 (Wasmer's WASI/WASIX host,
+//! whose `wasi_snapshot_preview1` imports are what the guest calls), compiled with the
+//! Singlepass backend (Cranelift cannot be resolved beside Wasmtime 48; LLVM and V8 need
+//! toolchains or downloads).
+//!
+//! - One engine, one Tokio runtime and one `wasmer_wasix` runtime (its task manager) for the
+//!   adapter; each distinct module is compiled once and kept, keyed like
+//!   [`crate::engine::ModuleCache`] by scenario id and module hash.
+//! - Per run, on a thread of its own: a new `Store` and `WasiEnv` with exactly the case's
+//!   argv (no program name is prepended) and env (nothing from the host; each entry is split
+//!   at its first `=`, and Wasmer gives the guest `KEY=VALUE` back), stdin from
+//!   `case.fixture.stdin` (an in-memory pipe closed after the bytes, so the guest reads EOF),
+//!   stdout/stderr captured by in-memory pipes. Each preopen is a host-backed file system
+//!   (`virtual_fs::host_fs::FileSystem` rooted at the preopen's sandbox directory) mounted
+//!   at `/<binding>` in a `MountFileSystem` and mapped (`map_dir`) to the preopen's guest
+//!   name, read-write; nothing else of the host is mounted.
+//! - Limits. Time: the calling thread is a watchdog. It waits `case.limits.timeout` for the
+//!   run, then stops it, repeating every 50 ms for a grace period of 500 ms: it interrupts
+//!   the store (`Store::interrupter`, Wasmer's `experimental-host-interrupt` feature: a
+//!   signal to the run's thread makes running wasm code trap with `HostInterrupt`, which
+//!   stops a guest looping forever) and sends `SIGKILL` to the guest's wasix process (which
+//!   wakes a host call blocked in wasix's async machinery, e.g. a `poll_oneoff` sleep, and
+//!   makes it exit). A run that ends in the grace period is a timeout with its memory; one
+//!   that does not (blocked somewhere neither reaches) is a timeout without memory and its
+//!   thread is abandoned. Memory: the compiled modules declare a fixed-size memory
+//!   (minimum = maximum), so the adapter checks the declared size against
+//!   `case.limits.memory_bytes` before instantiating and refuses (`Crash`) a module whose
+//!   memory could exceed it (minimum above the limit, or a maximum above it or absent); no
+//!   Wasmer tunables are involved.
+//! - Debug builds: Wasmer turns a misaligned guest pointer into a misaligned Rust reference,
+//!   which debug assertions make a non-unwinding panic (an abort of the whole harness), so
+//!   the workspace manifest turns debug assertions off for the Wasmer crates in the dev
+//!   profile: `cargo test` and release runs see the same Wasmer.
+//!
+//! # What the guest sees that other runtimes do not show: Wasmer's virtual root at fd 3
+//!
+//! `wasmer-wasix` always creates a preopen for its virtual root `/` at fd 3
+//! (`WasiFs::create_rootfd`, called unconditionally while the file system is built, before
+//! any builder option applies), and the configured preopens follow from fd 4. This cannot be
+//! configured away: there is no builder option for it; the `setup_fs` hook gets the
+//! `WasiFs` but it has no public way to remove a descriptor; `fd_close(3)` (like closing any
+//! preopen) is a silent no-op that returns success; and `WasiFs::get_fd_inode` answers fd 3
+//! with the root inode whatever the descriptor table holds (`fd_prestat_get` goes through
+//! it). So the guest's preopen scan finds `fd 3 = "/"` (a
+//! directory whose entries are the mapped preopens, e.g. `sandbox`; absolute paths given to
+//! any `path_*` call resolve from it), then `fd 4 = "sandbox"`: Wasmer also strips the
+//! leading `/` from a mapped name (`PreopenDirBuilder::alias`), so `/sandbox` is reported as
+//! `sandbox` (name length 7). The compiled modules find preopens by name, ignoring a leading
+//! `/`, so every scenario still binds `$sandbox` to the right fd; a scenario that enumerates
+//! the preopens, or checks the preopen's name as written, sees both differences
+//! (`fd_prestat_get/preopen-reports-dir-and-name-length` and
+//! `fd_prestat_dir_name/writes-name-without-nul` are expected failures for the name).
+//!
+//! # Endings
+//! `_start` returning → `Exit(0)`; `proc_exit(n)` → `WasiError::Exit(code)` → `Exit(code)`
+//! (Wasmer keeps exit codes as `u16` reduced modulo 256, so `proc_exit(256)` is `Exit(0)`);
+//! any other `WasiError` (thread exit, deep sleep: not reachable from preview1) → `Trap` of
+//! class `HostError`. A trap with a code: `UnreachableCodeReached` → `Unreachable`,
+//! `HeapAccessOutOfBounds` → `MemoryOutOfBounds`, `HostInterrupt` → `Timeout`, any other code
+//! (stack overflow, division by zero, bad indirect call…) → `Other`. An error without a trap
+//! code (a host function that failed with a `RuntimeError` of its own) → `HostError`. Note
+//! that wasmer-wasix answers a bad guest pointer with errno 78 (WASIX's `memviolation`), not a
+//! trap. Anything that ends after the limit (the watchdog's interrupt or `SIGKILL`, or no end
+//! at all) → `Timeout`. A module that fails to compile, a memory over the limit, a `WasiEnv`
+//! that cannot be built or instantiated, a panic inside Wasmer on the run's thread (caught
+//! there), or a run thread that dies without answering → `Crash`. Guest memory
+//! `[0, capture_len)` is read after every run that got an instance — returned, exited,
+//! trapped or stopped by the watchdog — but not after an abandoned one.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::io::Write as _;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wasi_conform_suite::case::TestCase;
+use wasi_conform_suite::outcome::{Ending, TrapClass, TrapKind};
+use wasmer::sys::vm::TrapCode;
+use wasmer::{Engine, ExternType, Module, RuntimeError, Store};
+use wasmer_wasix::runtime::task_manager::tokio::TokioTaskManager;
+use wasmer_wasix::virtual_fs::{host_fs, MountFileSystem, Pipe};
+use wasmer_wasix::wasmer_wasix_types::wasi::Signal;
+use wasmer_wasix::{PluggableRuntime, WasiEnv, WasiError, WasiProcess};
+
+use crate::{Availability, Execution, Runtime, Sandbox};
+
+/// How long the watchdog keeps stopping a run that passed its limit before giving up on
+/// its thread.
+const GRACE: Duration = Duration::from_millis(500);
+/// How often the watchdog repeats the stop (a signal can miss a thread that is just
+/// entering wasm code).
+const INTERRUPT_EVERY: Duration = Duration::from_millis(50);
+/// Wasm page size.
+const PAGE: u64 = 65536;
+
+/// The Wasmer adapter.
+pub struct Wasmer {
+    /// Drives `wasmer-wasix`'s async internals (file I/O, sleeps, `block_on`).
+    tokio: tokio::runtime::Runtime,
+    engine: Engine,
+    runtime: Arc<PluggableRuntime>,
+    cache: Mutex<HashMap<(String, u64), Module>>,
+}
+
+impl Default for Wasmer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Wasmer {
+    pub fn new() -> Self {
+        let tokio = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("wasmer-tokio")
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        let engine = Engine::from(wasmer::sys::Singlepass::default());
+        let mut runtime = PluggableRuntime::new(Arc::new(TokioTaskManager::new(tokio.handle().clone())));
+        runtime.set_engine(engine.clone());
+        Wasmer { tokio, engine, runtime: Arc::new(runtime), cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// The compiled module of a case, compiling it on first use.
+    fn module(&self, case: &TestCase) -> Result<Module, String> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        case.module.hash(&mut h);
+        let key = (case.id.clone(), h.finish());
+        if let Some(m) = self.cache.lock().expect("cache lock").get(&key) {
+            return Ok(m.clone());
+        }
+        let module = Module::new(&self.engine, case.module.as_slice()).map_err(|e| format!("compile: {e}"))?;
+        self.cache.lock().expect("cache lock").insert(key, module.clone());
+        Ok(module)
+    }
+}
+
+impl Runtime for Wasmer {
+    fn name(&self) -> &'static str {
+        "wasmer"
+    }
+
+    fn version(&self) -> String {
+        // The crate version pinned in the workspace manifest (wasmer-wasix 0.704.2).
+        "7.4.2".to_owned()
+    }
+
+    fn availability(&self) -> Availability {
+        Availability::Available
+    }
+
+    fn run(&self, case: &TestCase, sandbox: &Sandbox) -> Execution {
+        self.run_with_preopens(case, sandbox.preopens())
+    }
+}
+
+/// What the run's thread reports.
+type Report = (Ending, Option<Vec<u8>>);
+
+impl Wasmer {
+    /// Runs a case with explicit (guest name, host directory) preopens.
+    pub fn run_with_preopens(&self, case: &TestCase, preopens: &[(String, PathBuf)]) -> Execution {
+        let module = match self.module(case) {
+            Ok(m) => m,
+            Err(e) => return Execution::crash(e),
+        };
+        if let Err(e) = check_memory(&module, case.limits.memory_bytes) {
+            return Execution::crash(e);
+        }
+        let stdout = Pipe::new();
+        let stderr = Pipe::new();
+        let builder = match self.builder(case, preopens, &stdout, &stderr) {
+            Ok(b) => b,
+            Err(e) => return Execution::crash(e),
+        };
+        let capture = case.capture_len as usize;
+        let handle = self.tokio.handle().clone();
+        let engine = self.engine.clone();
+        let (stopper_tx, stopper_rx) = mpsc::channel();
+        let (tx, rx) = mpsc::channel::<Report>();
+        let worker = std::thread::Builder::new().name(format!("wasmer:{}", case.id)).spawn(move || {
+            let _tokio = handle.enter();
+            let report = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let mut store = Store::new(engine);
+                let (instance, env) = match builder.instantiate(module, &mut store) {
+                    Ok(x) => x,
+                    Err(e) => return (Ending::Crash(format!("instantiate: {e}")), None),
+                };
+                let process = env.data(&store).process.clone();
+                let _ = stopper_tx.send(Stopper { interrupter: store.interrupter(), process });
+                let result = instance
+                    .exports
+                    .get_function("_start")
+                    .map_err(|e| e.to_string())
+                    .map(|start| start.call(&mut store, &[]).map(|_| ()));
+                let memory = instance.exports.get_memory("memory").ok().map(|m| {
+                    let view = m.view(&store);
+                    let mut buf = vec![0; capture.min(view.data_size() as usize)];
+                    view.read(0, &mut buf).map(|_| buf).unwrap_or_default()
+                });
+                let ending = match result {
+                    Err(e) => Ending::Crash(format!("no _start: {e}")),
+                    Ok(r) => classify(r),
+                };
+                let code = match &ending {
+                    Ending::Exit(c) => *c as i32,
+                    _ => 1,
+                };
+                // Closes the guest's files and ends its wasix process.
+                env.on_exit(&mut store, Some(code.into()));
+                (ending, memory)
+            }));
+            let report =
+                report.unwrap_or_else(|p| (Ending::Crash(format!("wasmer panicked: {}", panic_text(&*p))), None));
+            let _ = tx.send(report);
+        });
+        if let Err(e) = worker {
+            return Execution::crash(format!("spawn: {e}"));
+        }
+        let (ending, memory) = watch(&rx, &stopper_rx, case.limits.timeout);
+        Execution { ending, stdout: drain(stdout), stderr: drain(stderr), memory, own_sandbox: None }
+    }
+
+    /// The `WasiEnv` of one run.
+    fn builder(
+        &self,
+        case: &TestCase,
+        preopens: &[(String, PathBuf)],
+        stdout: &Pipe,
+        stderr: &Pipe,
+    ) -> Result<wasmer_wasix::WasiEnvBuilder, String> {
+        let mut b = WasiEnv::builder("");
+        // `builder(name)` makes `name` argv[0]; argv is exactly the fixture's.
+        b.get_args_mut().clear();
+        b.add_args(case.fixture.args.iter().cloned());
+        for kv in &case.fixture.env {
+            let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
+            b.add_env(k, v);
+        }
+        let (mut stdin_tx, stdin_rx) = Pipe::new().split();
+        stdin_tx.write_all(&case.fixture.stdin).map_err(|e| format!("stdin: {e}"))?;
+        stdin_tx.close();
+        b.set_stdin(Box::new(Pipe::combine(stdin_tx, stdin_rx)));
+        b.set_stdout(Box::new(stdout.clone()));
+        b.set_stderr(Box::new(stderr.clone()));
+        let mounts = MountFileSystem::new();
+        for (guest, host) in preopens {
+            let binding = guest.trim_start_matches("./").trim_start_matches('/');
+            let fs = host_fs::FileSystem::new(self.tokio.handle().clone(), host)
+                .map_err(|e| format!("preopen {guest}: {e}"))?;
+            let at = format!("/{binding}");
+            mounts.mount(&at, Arc::new(fs)).map_err(|e| format!("mount {guest}: {e}"))?;
+            b.add_map_dir(guest, &at).map_err(|e| format!("preopen {guest}: {e}"))?;
+        }
+        b.set_mount_fs(mounts);
+        b.set_runtime(self.runtime.clone());
+        Ok(b)
+    }
+}
+
+/// What the watchdog uses to stop a run that passed its limit.
+struct Stopper {
+    /// Makes running wasm code trap (`HostInterrupt`).
+    interrupter: wasmer::Interrupter,
+    /// `SIGKILL` to the guest's wasix process wakes a host call blocked in wasix's async
+    /// machinery (a `poll_oneoff` sleep, a read waiting for data), which then exits.
+    process: WasiProcess,
+}
+
+impl Stopper {
+    fn stop(&self) {
+        self.interrupter.interrupt();
+        self.process.signal_process(Signal::Sigkill);
+    }
+}
+
+/// Waits for the run's report; past the limit, stops the run (repeatedly: a signal can
+/// miss a thread that is just entering wasm code) during [`GRACE`], then gives up on its
+/// thread.
+fn watch(rx: &mpsc::Receiver<Report>, stopper: &mpsc::Receiver<Stopper>, limit: Duration) -> Report {
+    match rx.recv_timeout(limit) {
+        Ok(r) => return r,
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            return (Ending::Crash("the run's thread died without answering".into()), None)
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => {}
+    }
+    let give_up = Instant::now() + GRACE;
+    let mut stopper_seen = None;
+    loop {
+        if stopper_seen.is_none() {
+            stopper_seen = stopper.try_recv().ok();
+        }
+        if let Some(s) = &stopper_seen {
+            s.stop();
+        }
+        let now = Instant::now();
+        if now >= give_up {
+            return (Ending::Timeout, None);
+        }
+        match rx.recv_timeout(INTERRUPT_EVERY.min(give_up - now)) {
+            // Whatever the run ended with after the limit, it did not end within it.
+            Ok((_, memory)) => return (Ending::Timeout, memory),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return (Ending::Timeout, None),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+    }
+}
+
+/// Refuses a module whose linear memory could exceed the limit (see the module docs).
+fn check_memory(module: &Module, limit: u64) -> Result<(), String> {
+    let exports = module.exports().map(|e| (e.name().to_owned(), e.ty().clone()));
+    let imports = module.imports().map(|i| (i.name().to_owned(), i.ty().clone()));
+    for (name, ty) in exports.chain(imports) {
+        if let ExternType::Memory(ty) = ty {
+            let min = ty.minimum.0 as u64 * PAGE;
+            let max = ty.maximum.map(|p| p.0 as u64 * PAGE);
+            if min > limit || max.is_none_or(|m| m > limit) {
+                return Err(format!(
+                    "memory {name:?} (minimum {min} bytes, maximum {max:?}) could exceed the limit of {limit} bytes"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Classifies the result of calling `_start` (see the module docs).
+fn classify(result: Result<(), RuntimeError>) -> Ending {
+    let err = match result {
+        Ok(()) => return Ending::Exit(0),
+        Err(e) => e,
+    };
+    if let Some(w) = err.downcast_ref::<WasiError>() {
+        return match w {
+            WasiError::Exit(code) => Ending::Exit(code.raw() as u32),
+            other => Ending::Trap(TrapKind { class: TrapClass::HostError, message: other.to_string() }),
+        };
+    }
+    let message = err.message();
+    match err.to_trap() {
+        Some(TrapCode::HostInterrupt) => Ending::Timeout,
+        Some(code) => {
+            let class = match code {
+                TrapCode::UnreachableCodeReached => TrapClass::Unreachable,
+                TrapCode::HeapAccessOutOfBounds => TrapClass::MemoryOutOfBounds,
+                _ => TrapClass::Other,
+            };
+            Ending::Trap(TrapKind { class, message: format!("{code:?}: {message}") })
+        }
+        None => Ending::Trap(TrapKind { class: TrapClass::HostError, message }),
+    }
+}
+
+/// Everything written to a captured pipe so far (never blocks).
+fn drain(mut pipe: Pipe) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    while let Some(n) = pipe.try_read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    out
+}
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panic".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use wasi_conform_suite::case::Limits;
+    use wasi_conform_suite::compile::compile_with;
+    use wasi_conform_suite::load::{load_file, load_str};
+    use wasi_conform_suite::outcome::{Ending, TrapClass};
+    use wasi_conform_suite::scenario::Scenario;
+    use wasi_conform_suite::verdict::{judge, Verdict};
+
+    use super::*;
+    use crate::execute;
+
+    fn scenario(body: &str) -> Scenario {
+        let text =
+            format!("summary: s\nspec: test\nstrength: must\nfixture:\n  preopens:\n    - name: /sandbox\n{body}");
+        load_str(&text, Path::new("test.yaml")).unwrap_or_else(|e| panic!("{}", e.with_snippet()))
+    }
+
+    #[test]
+    fn the_readme_example_passes() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../suite/README.yaml");
+        let s = load_file(&path).unwrap_or_else(|e| panic!("{}", e.with_snippet()));
+        let c = compile_with(&s, Limits::default()).unwrap();
+        let rt = Wasmer::new();
+        let o = execute(&rt, &c.case);
+        assert_eq!(judge(&s, &c.layout, &o), Verdict::Pass, "{:?}", o.ending);
+        // A second run reuses the compiled module.
+        let o = execute(&rt, &c.case);
+        assert_eq!(judge(&s, &c.layout, &o), Verdict::Pass);
+        assert_eq!(rt.cache.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn unreachable_traps_and_memory_survives() {
+        let mut c = compile_with(
+            &scenario("id: sched_yield/x\nsteps:\n  - sched_yield: {}\n    expect: {errno: success}\n"),
+            Limits::default(),
+        )
+        .unwrap();
+        // Stores a marker at address 16, then traps.
+        use wasm_encoder::Instruction::*;
+        let store =
+            wasm_encoder::MemArg { offset: 0, align: 2, target: wasm_encoder::MemArgTarget::Memory(0), ordering: None };
+        c.case.module = Arc::new(module(&[I32Const(16), I32Const(0x5741_534d), I32Store(store), Unreachable], Some(1)));
+        let o = execute(&Wasmer::new(), &c.case);
+        match &o.ending {
+            Ending::Trap(t) => assert_eq!(t.class, TrapClass::Unreachable, "{t}"),
+            e => panic!("expected a trap, got {e}"),
+        }
+        let memory = o.memory.expect("memory after a trap");
+        assert_eq!(memory[16..20], 0x5741_534du32.to_le_bytes());
+    }
+
+    #[test]
+    fn proc_exit_code_is_surfaced_with_memory() {
+        let s = scenario(
+            "id: proc_exit/seven\nsteps:\n  - fd_write: {fd: 1, iovs: [bye]}\n    expect: {errno: success, nwritten: 3}\n  - proc_exit: {rval: 7}\nend: {exit: 7}\nstdout: bye\n",
+        );
+        let c = compile_with(&s, Limits::default()).unwrap();
+        let o = execute(&Wasmer::new(), &c.case);
+        assert_eq!(o.ending, Ending::Exit(7));
+        assert!(o.memory.is_some());
+        assert_eq!(judge(&s, &c.layout, &o), Verdict::Pass);
+    }
+
+    #[test]
+    fn argv_env_and_stdin_are_exactly_the_fixtures() {
+        let s = load_str(
+            "id: fd_read/stdin\nsummary: s\nspec: test\nstrength: must\nfixture:\n  args: [prog, a b]\n  env: [K=v=w, EMPTY=]\n  stdin: hello\nsteps:\n  - args_get: {}\n    expect: {errno: success, args: [prog, a b]}\n  - environ_get: {}\n    expect: {errno: success, environ: [K=v=w, EMPTY=]}\n  - fd_read: {fd: 0, iovs: [8]}\n    expect: {errno: success, nread: 5, read: hello}\n  - fd_read: {fd: 0, iovs: [8]}\n    expect: {errno: success, nread: 0}\n  - fd_write: {fd: 2, iovs: [err]}\n    expect: {errno: success}\n",
+            Path::new("test.yaml"),
+        )
+        .unwrap_or_else(|e| panic!("{}", e.with_snippet()));
+        let c = compile_with(&s, Limits::default()).unwrap();
+        let o = execute(&Wasmer::new(), &c.case);
+        assert_eq!(judge(&s, &c.layout, &o), Verdict::Pass, "{:?}", o.ending);
+        assert_eq!(o.stderr, b"err");
+    }
+
+    #[test]
+    fn a_guest_blocked_in_a_host_call_times_out() {
+        // A 60 s relative clock subscription: the guest sleeps inside poll_oneoff, where
+        // the interrupt cannot reach it; SIGKILL to its wasix process wakes it.
+        let s = scenario(
+            "id: poll_oneoff/hang\nsteps:\n  - poll_oneoff: {in: [{userdata: 1, clock: {id: monotonic, timeout: 60000000000}}]}\n    expect: {errno: success}\n",
+        );
+        let c = compile_with(&s, Limits { timeout: Duration::from_millis(500), ..Limits::default() }).unwrap();
+        let started = Instant::now();
+        let o = execute(&Wasmer::new(), &c.case);
+        assert_eq!(o.ending, Ending::Timeout);
+        assert!(o.memory.is_some(), "the run's thread was woken, not abandoned");
+        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        assert_eq!(judge(&s, &c.layout, &o), Verdict::Timeout);
+    }
+
+    #[test]
+    fn a_guest_looping_forever_is_interrupted() {
+        let mut c = compile_with(
+            &scenario("id: sched_yield/loop\nsteps:\n  - sched_yield: {}\n    expect: {errno: success}\n"),
+            Limits { timeout: Duration::from_millis(300), ..Limits::default() },
+        )
+        .unwrap();
+        use wasm_encoder::{BlockType, Instruction::*};
+        c.case.module = Arc::new(module(&[Loop(BlockType::Empty), Br(0), End], Some(1)));
+        let started = Instant::now();
+        let o = execute(&Wasmer::new(), &c.case);
+        assert_eq!(o.ending, Ending::Timeout);
+        assert!(o.memory.is_some(), "an interrupted run still returns memory");
+        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn a_memory_that_could_exceed_the_limit_is_refused() {
+        let mut c = compile_with(
+            &scenario("id: sched_yield/grow\nsteps:\n  - sched_yield: {}\n    expect: {errno: success}\n"),
+            Limits { memory_bytes: 4 << 16, ..Limits::default() },
+        )
+        .unwrap();
+        c.case.module = Arc::new(module(&[], None));
+        assert!(matches!(execute(&Wasmer::new(), &c.case).ending, Ending::Crash(m) if m.contains("limit")));
+        c.case.module = Arc::new(module(&[], Some(4)));
+        assert_eq!(execute(&Wasmer::new(), &c.case).ending, Ending::Exit(0));
+    }
+
+    #[test]
+    fn the_virtual_root_is_preopen_fd_3_and_cannot_be_closed_away() {
+        // What the module docs say about fd 3, observed: "/" at fd 3, "sandbox" at fd 4,
+        // and fd 3 still a preopen after fd_close(3).
+        let s = scenario(
+            "id: fd_prestat_get/root\nsteps:\n  - fd_prestat_dir_name: {fd: 3, path: 1}\n    expect: {errno: success, name: /}\n  - fd_prestat_dir_name: {fd: $sandbox, path: 7}\n    expect: {errno: success, name: sandbox}\n  - fd_close: {fd: 3}\n    expect: {errno: success}\n  - fd_prestat_get: {fd: 3}\n    expect: {errno: success, prestat: {tag: dir, name_len: 1}}\n",
+        );
+        let c = compile_with(&s, Limits::default()).unwrap();
+        let o = execute(&Wasmer::new(), &c.case);
+        assert_eq!(judge(&s, &c.layout, &o), Verdict::Pass, "{:?}", o.ending);
+    }
+
+    /// A module exporting `memory` (1 page, maximum `max`) and `_start` with the given body.
+    fn module(body: &[wasm_encoder::Instruction], max: Option<u64>) -> Vec<u8> {
+        use wasm_encoder::*;
+        let mut types = TypeSection::new();
+        types.ty().function([], []);
+        let mut funcs = FunctionSection::new();
+        funcs.function(0);
+        let mut mem = MemorySection::new();
+        mem.memory(MemoryType { minimum: 1, maximum: max, memory64: false, shared: false, page_size_log2: None });
+        let mut exports = ExportSection::new();
+        exports.export("memory", ExportKind::Memory, 0).export("_start", ExportKind::Func, 0);
+        let mut f = Function::new([]);
+        for i in body {
+            f.instruction(i);
+        }
+        f.instruction(&Instruction::End);
+        let mut code = CodeSection::new();
+        code.function(&f);
+        let mut m = Module::new();
+        m.section(&types).section(&funcs).section(&mem).section(&exports).section(&code);
+        m.finish()
+    }
+}
