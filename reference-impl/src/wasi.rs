@@ -930,6 +930,11 @@ impl Wasi {
         if base & !parent.rights_inheriting != 0 || inheriting & !parent.rights_inheriting != 0 {
             return Err(Errno::Notcapable.into());
         }
+        // POSIX open: "If O_EXCL and O_CREAT are set, and path names a symbolic link,
+        // open() shall fail with [EEXIST], regardless of the contents of the symbolic link."
+        if creat && excl && path::resolve(&self.fs, dir, &path, Follow::No)?.ino.is_some() {
+            return Err(Errno::Exist.into());
+        }
         let t: Target = path::resolve(&self.fs, dir, &path, follow)?;
         let now = self.now();
         let ino = match t.ino {
@@ -1008,6 +1013,7 @@ impl Wasi {
     pub fn path_remove_directory(&mut self, m: &mut Memory, fd: u32, p: u32, len: u32) -> Outcome {
         let path = Self::string(m, p, len)?;
         let base = self.dir_fd(fd, right("path_remove_directory"))?;
+        self.refuse_symlink_with_slash(base, &path)?;
         let t = path::resolve(&self.fs, base, &path, Follow::No)?;
         let ino = t.ino.ok_or(Errno::Noent)?;
         match t.name.as_slice() {
@@ -1065,6 +1071,21 @@ impl Wasi {
         Ok(())
     }
 
+    /// Choice: removing `link/` where `link` is a symlink (to a directory) is `notdir`, as
+    /// Linux `rmdir`/`unlink` do: the link is not a directory and the call never removes
+    /// the link's target.
+    fn refuse_symlink_with_slash(&self, base: Ino, path: &[u8]) -> Outcome {
+        let trimmed = path.iter().rposition(|b| *b != b'/').map(|i| &path[..=i]);
+        if let Some(name) = trimmed.filter(|t| t.len() < path.len()) {
+            if let Ok(t) = path::resolve(&self.fs, base, name, Follow::No) {
+                if t.ino.is_some_and(|i| self.fs.filetype(i) == 7) {
+                    return Err(Errno::Notdir.into());
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn is_ancestor(&self, a: Ino, mut b: Ino) -> bool {
         loop {
             if a == b {
@@ -1096,6 +1117,14 @@ impl Wasi {
         }
         if target.first() == Some(&b'/') {
             return Err(Errno::Perm.into());
+        }
+        // Choice: an empty target is `noent` and a NUL in it `inval`, as Linux `symlinkat`
+        // (no host could store either).
+        if target.is_empty() {
+            return Err(Errno::Noent.into());
+        }
+        if target.contains(&0) {
+            return Err(Errno::Inval.into());
         }
         let now = self.now();
         self.fs.add_symlink(t.dir, &t.name, &target, now);

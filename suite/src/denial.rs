@@ -529,11 +529,7 @@ fn cell(v: &Vector, c: &Column) -> Option<Cell> {
         }
         "symlink-chain-reenter" => followed(
             "chain",
-            vec![
-                node("a", "dir"),
-                node("chain", "{symlink: a/back}"),
-                node("a/back", "{symlink: ../../sandbox/x}"),
-            ],
+            vec![node("a", "dir"), node("chain", "{symlink: a/back}"), node("a/back", "{symlink: ../../sandbox/x}")],
             "`chain -> a/back -> ../../sandbox/x` leaves and re-enters",
         ),
         "symlink-absolute-inside" => followed(
@@ -639,8 +635,10 @@ fn final_link(c: &Column, base: &[(String, String)], name: &str, target: &str) -
             (format!("fails with exist: the name `{name}` is taken by the link, which is not followed"), at_spec)
         }
         ("path_filestat_get", _) => {
-            step.expect =
-                Expect::Plain(format!("{{errno: success, filestat: {{filetype: symbolic_link, size: {}}}}}", target.len()));
+            step.expect = Expect::Plain(format!(
+                "{{errno: success, filestat: {{filetype: symbolic_link, size: {}}}}}",
+                target.len()
+            ));
             ("describes the link itself (symbolic_link, size = length of its target)".into(), flags_spec.into())
         }
         ("path_filestat_set_times", _) => {
@@ -649,7 +647,9 @@ fn final_link(c: &Column, base: &[(String, String)], name: &str, target: &str) -
                 function: "path_filestat_get",
                 args: vec![("fd", "$sandbox".into()), ("flags", "[]".into()), ("path", name.into())],
                 bind: None,
-                expect: Expect::Plain(format!("{{errno: success, filestat: {{filetype: symbolic_link, mtim: {MTIM}}}}}")),
+                expect: Expect::Plain(format!(
+                    "{{errno: success, filestat: {{filetype: symbolic_link, mtim: {MTIM}}}}}"
+                )),
             };
             ("sets the link's own mtime; the outside target keeps its own".into(), flags_spec.into())
         }
@@ -767,8 +767,12 @@ fn render(id: &str, c: &Cell) -> String {
                 let _ = writeln!(out, "    expect: {e}");
             }
             Expect::OneOf(set, because) => {
-                let _ =
-                    writeln!(out, "    expect:\n      errno: {{one-of: [{}], because: {}}}", set.join(", "), quoted(because));
+                let _ = writeln!(
+                    out,
+                    "    expect:\n      errno: {{one-of: [{}], because: {}}}",
+                    set.join(", "),
+                    quoted(because)
+                );
             }
         }
     }
@@ -891,7 +895,8 @@ mod tests {
     fn every_generated_scenario_loads_and_compiles() {
         for g in generate() {
             let path = Path::new("scenarios").join(&g.file);
-            let s = crate::load::load_str(&g.text, &path).unwrap_or_else(|e| panic!("{}\n{}", e.with_snippet(), g.text));
+            let s =
+                crate::load::load_str(&g.text, &path).unwrap_or_else(|e| panic!("{}\n{}", e.with_snippet(), g.text));
             assert_eq!(s.id, g.id);
             assert!(s.tree.is_some(), "{}: every cell checks the preopen's final tree", g.id);
             crate::compile::compile(&s).unwrap_or_else(|e| panic!("{}: {e}", g.id));
