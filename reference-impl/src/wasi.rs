@@ -445,6 +445,10 @@ impl Wasi {
     pub fn fd_allocate(&mut self, fd: u32, offset: u64, len: u64) -> Outcome {
         self.fds.get(fd)?.require(right("fd_allocate"))?;
         let ino = self.file_ino(fd)?;
+        // POSIX posix_fallocate: "[EINVAL] The len argument is less than or equal to zero".
+        if len == 0 {
+            return Err(Errno::Inval.into());
+        }
         let end = offset.checked_add(len).ok_or(Errno::Fbig)?;
         let now = self.now();
         let data = self.file_data(ino);
