@@ -291,7 +291,13 @@ impl Template {
     }
 
     /// The words after the binary for one run.
-    pub fn expand(&self, module: &str, args: &[String], preopens: &[(String, PathBuf)], env: &[String]) -> Vec<OsString> {
+    pub fn expand(
+        &self,
+        module: &str,
+        args: &[String],
+        preopens: &[(String, PathBuf)],
+        env: &[String],
+    ) -> Vec<OsString> {
         let mut out = Vec::new();
         for e in &self.command {
             match e {
@@ -426,7 +432,8 @@ impl CliRuntime {
                     parse(&out)
                 }
                 Version::Command(cmd) => {
-                    let program = Program { env: None, exe: cmd[0].clone(), install: self.spec.program.install.clone() };
+                    let program =
+                        Program { env: None, exe: cmd[0].clone(), install: self.spec.program.install.clone() };
                     let vbin = find_program(&program)?;
                     first_line(&capture(&vbin, cmd[1..].iter().map(OsString::from).collect())?)
                 }
@@ -562,10 +569,7 @@ fn classify(spec: &Spec, status: &Status, streams: &mut [Vec<u8>; 2], framed: bo
         return Ending::Trap(TrapKind { class: trap_class(&message), message });
     }
     if code != 0 && !framed {
-        return Ending::Crash(format!(
-            "exit status {code} before the guest reached its first step{}",
-            tails(streams)
-        ));
+        return Ending::Crash(format!("exit status {code} before the guest reached its first step{}", tails(streams)));
     }
     Ending::Exit(code as u32)
 }
@@ -654,7 +658,8 @@ fn is_executable(p: &Path) -> bool {
 fn capture(bin: &Path, args: Vec<OsString>) -> Result<String, String> {
     let mut cmd = Command::new(bin);
     cmd.args(args);
-    let out = spawn_and_wait(cmd, &[], PROBE_TIMEOUT, None).map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+    let out =
+        spawn_and_wait(cmd, &[], PROBE_TIMEOUT, None).map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
     let text = |b: &[u8]| String::from_utf8_lossy(b).trim().to_owned();
     match out.status {
         Status::Exited(s) if s.success() => {
@@ -835,7 +840,11 @@ mod tests {
 
     #[test]
     fn a_process_gets_stdin_an_empty_environment_and_its_streams() {
-        let f = sh("cat; env | grep -v '^PWD=' | grep -v '^SHLVL=' | grep -v '^_=' >&2; exit 3", b"in", Duration::from_secs(10));
+        let f = sh(
+            "cat; env | grep -v '^PWD=' | grep -v '^SHLVL=' | grep -v '^_=' >&2; exit 3",
+            b"in",
+            Duration::from_secs(10),
+        );
         assert_eq!(f.stdout, b"in");
         assert_eq!(String::from_utf8_lossy(&f.stderr), "");
         assert!(matches!(f.status, Status::Exited(s) if s.code() == Some(3)));
@@ -884,6 +893,8 @@ mod tests {
         // No frame and a failure: the runtime refused the run.
         let f = sh("echo 'cannot load' >&2; exit 1", b"", Duration::from_secs(10));
         let mut streams = [f.stdout, f.stderr];
-        assert!(matches!(classify(&spec, &f.status, &mut streams, false), Ending::Crash(m) if m.contains("cannot load")));
+        assert!(
+            matches!(classify(&spec, &f.status, &mut streams, false), Ending::Crash(m) if m.contains("cannot load"))
+        );
     }
 }

@@ -183,24 +183,28 @@ pub fn load_str(text: &str, path: &Path, taken: &[&str]) -> Result<Vec<CliRuntim
         };
         let (mount, env) = (list(&e.mount, "mount")?, list(&e.env, "env")?);
         let rest_text: Vec<&str> = rest.iter().map(|w| w.get_ref().as_str()).collect();
-        let template = Template::parse(&rest_text, &mount.iter().map(String::as_str).collect::<Vec<_>>(), &env.iter().map(String::as_str).collect::<Vec<_>>())
-            .map_err(|te| {
-                let span = match (te.field, te.index) {
-                    ("command", Some(i)) => rest[i].span(),
-                    ("command", None) => e.command.span(),
-                    ("mount", _) => e.mount.span(),
-                    _ => e.env.span(),
-                };
-                let message = match te.field {
-                    // Indexes in `command` count the binary.
-                    "command" => match te.index {
-                        Some(i) => format!("command[{}]: {}", i + 1, te.message),
-                        None => format!("command: {}", te.message),
-                    },
-                    _ => te.to_string(),
-                };
-                at(Some(span), message)
-            })?;
+        let template = Template::parse(
+            &rest_text,
+            &mount.iter().map(String::as_str).collect::<Vec<_>>(),
+            &env.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+        .map_err(|te| {
+            let span = match (te.field, te.index) {
+                ("command", Some(i)) => rest[i].span(),
+                ("command", None) => e.command.span(),
+                ("mount", _) => e.mount.span(),
+                _ => e.env.span(),
+            };
+            let message = match te.field {
+                // Indexes in `command` count the binary.
+                "command" => match te.index {
+                    Some(i) => format!("command[{}]: {}", i + 1, te.message),
+                    None => format!("command: {}", te.message),
+                },
+                _ => te.to_string(),
+            };
+            at(Some(span), message)
+        })?;
 
         let traps = match &e.trap {
             None => Vec::new(),
@@ -215,7 +219,10 @@ pub fn load_str(text: &str, path: &Path, taken: &[&str]) -> Result<Vec<CliRuntim
                     (None, None) => (Stream::Stderr, None),
                 };
                 if pattern.is_none() && tr.exit_code.is_none() {
-                    return Err(at(Some(t.span()), "trap: give `exit-code`, a pattern (`stdout`/`stderr`), or both".into()));
+                    return Err(at(
+                        Some(t.span()),
+                        "trap: give `exit-code`, a pattern (`stdout`/`stderr`), or both".into(),
+                    ));
                 }
                 let pattern = match pattern {
                     None => None,
@@ -230,7 +237,8 @@ pub fn load_str(text: &str, path: &Path, taken: &[&str]) -> Result<Vec<CliRuntim
 
         let line = line_col(text, e.name.span().start).0;
         let install = format!("runtime `{name}` is configured at {}:{line}", path.display());
-        let resolve = |exe: &str| if exe.contains('/') { base.join(exe).to_string_lossy().into_owned() } else { exe.to_owned() };
+        let resolve =
+            |exe: &str| if exe.contains('/') { base.join(exe).to_string_lossy().into_owned() } else { exe.to_owned() };
         let version = match &e.version {
             None => Version::Unknown,
             Some(v) if v.get_ref().is_empty() => {
@@ -303,7 +311,12 @@ stderr = 'trap: [^\n]*'
         assert_eq!(rts[1].spec().program.exe, "/etc/x/bin/rt");
         assert!(!rts[1].spec().limit_memory);
         assert_eq!(rts[1].spec().traps[0].exit_code, Some(134));
-        let words = rts[0].spec().template.expand("m.wasm", &["a".into()], &[("/sandbox".into(), "/h".into())], &["K=V".into()]);
+        let words = rts[0].spec().template.expand(
+            "m.wasm",
+            &["a".into()],
+            &[("/sandbox".into(), "/h".into())],
+            &["K=V".into()],
+        );
         assert_eq!(words, ["run", "-mount=/h:/sandbox", "-env=K=V", "m.wasm", "--", "a"]);
     }
 
@@ -319,6 +332,13 @@ stderr = 'trap: [^\n]*'
         }
     }
 
+    #[test]
+    fn the_shipped_example_loads() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtimes.example.toml");
+        let rts = load_file(&example, &["wasmtime", "node"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rts.iter().map(|r| r.name()).collect::<Vec<_>>(), ["wazero", "wasmtime-cli"]);
+    }
+
     fn err(text: &str) -> String {
         load(text).err().expect("refused").to_string()
     }
@@ -329,7 +349,10 @@ stderr = 'trap: [^\n]*'
         let e = err(&format!("{base}comand = 1\n"));
         assert!(e.starts_with("/etc/x/runtimes.toml:6:1: unknown field `comand`"), "{e}");
         let e = err(&base.replace("\"{module}\"", "\"{modul}\""));
-        assert!(e.starts_with("/etc/x/runtimes.toml:3:") && e.contains("command[3]: unknown placeholder {modul}"), "{e}");
+        assert!(
+            e.starts_with("/etc/x/runtimes.toml:3:") && e.contains("command[3]: unknown placeholder {modul}"),
+            "{e}"
+        );
         let e = err(&base.replace("\"{host}:{guest}\"", "\"{host}\""));
         assert!(e.starts_with("/etc/x/runtimes.toml:4:9: mount: must use {guest}"), "{e}");
         let e = err(&base.replace("name = \"a\"", "name = \"wasmtime\""));

@@ -19,10 +19,10 @@ pub mod matrix;
 pub mod node;
 pub mod reference;
 pub mod sandbox;
+pub mod wasmedge;
+pub mod wasmer;
 pub mod wasmi;
 pub mod wasmtime;
-pub mod wasmer;
-pub mod wasmedge;
 
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
@@ -138,5 +138,15 @@ fn crashed(msg: String, started: Instant) -> Outcome {
 
 /// Every runtime wasi-conform knows, available or not, in report order.
 pub fn all_runtimes() -> Vec<Box<dyn Runtime>> {
-    configured::with_configured(vec![Box::new(reference::Reference::new()), Box::new(wasmtime::Wasmtime::new()), Box::new(wasmi::Wasmi::new()), Box::new(node::Node::new()), Box::new(bun::Bun::new()), Box::new(deno::Deno::new()), Box::new(wasmer::Wasmer::new()), Box::new(wasmedge::runtime()), Box::new(iwasm::runtime())])
+    configured::with_configured(vec![
+        Box::new(reference::Reference::new()),
+        Box::new(wasmtime::Wasmtime::new()),
+        Box::new(wasmi::Wasmi::new()),
+        Box::new(node::Node::new()),
+        Box::new(bun::Bun::new()),
+        Box::new(deno::Deno::new()),
+        Box::new(wasmer::Wasmer::new()),
+        Box::new(wasmedge::runtime()),
+        Box::new(iwasm::runtime()),
+    ])
 }

@@ -97,8 +97,9 @@ const PAGE: u64 = 65536;
 
 /// The Wasmer adapter.
 pub struct Wasmer {
-    /// Drives `wasmer-wasix`'s async internals (file I/O, sleeps, `block_on`).
-    tokio: tokio::runtime::Runtime,
+    /// Drives `wasmer-wasix`'s async internals (file I/O, sleeps, `block_on`). An `Option`
+    /// only so that `Drop` can shut it down without waiting for an abandoned run.
+    tokio: Option<tokio::runtime::Runtime>,
     engine: Engine,
     runtime: Arc<PluggableRuntime>,
     cache: Mutex<HashMap<(String, u64), Module>>,
@@ -121,7 +122,11 @@ impl Wasmer {
         let engine = Engine::from(wasmer::sys::Singlepass::default());
         let mut runtime = PluggableRuntime::new(Arc::new(TokioTaskManager::new(tokio.handle().clone())));
         runtime.set_engine(engine.clone());
-        Wasmer { tokio, engine, runtime: Arc::new(runtime), cache: Mutex::new(HashMap::new()) }
+        Wasmer { tokio: Some(tokio), engine, runtime: Arc::new(runtime), cache: Mutex::new(HashMap::new()) }
+    }
+
+    fn handle(&self) -> tokio::runtime::Handle {
+        self.tokio.as_ref().expect("the runtime lives until drop").handle().clone()
     }
 
     /// The compiled module of a case, compiling it on first use.
@@ -135,6 +140,14 @@ impl Wasmer {
         let module = Module::new(&self.engine, case.module.as_slice()).map_err(|e| format!("compile: {e}"))?;
         self.cache.lock().expect("cache lock").insert(key, module.clone());
         Ok(module)
+    }
+}
+
+impl Drop for Wasmer {
+    fn drop(&mut self) {
+        if let Some(rt) = self.tokio.take() {
+            rt.shutdown_background();
+        }
     }
 }
 
@@ -177,7 +190,7 @@ impl Wasmer {
             Err(e) => return Execution::crash(e),
         };
         let capture = case.capture_len as usize;
-        let handle = self.tokio.handle().clone();
+        let handle = self.handle();
         let engine = self.engine.clone();
         let (stopper_tx, stopper_rx) = mpsc::channel();
         let (tx, rx) = mpsc::channel::<Report>();
@@ -249,8 +262,7 @@ impl Wasmer {
         let mounts = MountFileSystem::new();
         for (guest, host) in preopens {
             let binding = guest.trim_start_matches("./").trim_start_matches('/');
-            let fs = host_fs::FileSystem::new(self.tokio.handle().clone(), host)
-                .map_err(|e| format!("preopen {guest}: {e}"))?;
+            let fs = host_fs::FileSystem::new(self.handle(), host).map_err(|e| format!("preopen {guest}: {e}"))?;
             let at = format!("/{binding}");
             mounts.mount(&at, Arc::new(fs)).map_err(|e| format!("mount {guest}: {e}"))?;
             b.add_map_dir(guest, &at).map_err(|e| format!("preopen {guest}: {e}"))?;

@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use wasi_conform_runners::command::CliRuntime;
 use wasi_conform_runners::configured::load_file;
 use wasi_conform_runners::{execute, iwasm, wasmedge, Availability, Runtime};
+use wasi_conform_suite::case::{Limits, TestCase};
 use wasi_conform_suite::compile::compile;
 use wasi_conform_suite::discover::suite_dir;
 use wasi_conform_suite::load::{load_file as load_scenario, load_str};
-use wasi_conform_suite::case::{Limits, TestCase};
 use wasi_conform_suite::outcome::{Ending, TrapClass};
 use wasi_conform_suite::scenario::{Fixture, Scenario};
 use wasi_conform_suite::verdict::{judge, Verdict};
@@ -80,8 +80,6 @@ command = [{node:?}, "--no-warnings", "launcher.mjs", "{{mounts}}", "{{envs}}", 
 mount = ["--dir", "{{guest}}", "{{host}}"]
 env = ["--env", "{{key}}={{value}}"]
 version = [{node:?}, "--version"]
-# V8 commits more writable memory than a 256 MiB RLIMIT_DATA allows at start-up.
-memory-limit = false
 [runtime.trap]
 exit-code = 134
 stderr = 'launcher: trap: [^\n]*\n?\z'
@@ -131,7 +129,9 @@ fn trapping_case() -> TestCase {
     m.section(&exports);
     let mut code = CodeSection::new();
     let mut f = Function::new([]);
-    for i in [I::I32Const(2), I::I32Const(0), I::I32Const(1), I::I32Const(32), I::Call(0), I::Drop, I::Unreachable, I::End] {
+    for i in
+        [I::I32Const(2), I::I32Const(0), I::I32Const(1), I::I32Const(32), I::Call(0), I::Drop, I::Unreachable, I::End]
+    {
         f.instruction(&i);
     }
     code.function(&f);

@@ -322,6 +322,10 @@ fn stale(scenarios: &Path, generated: &[Generated]) -> Vec<PathBuf> {
 const MTIM: &str = "1000000000000000000";
 
 const BECAUSE_ESCAPE: &str = "escape refused: wasi-filesystem says not-permitted (perm, as Wasmtime, WasmEdge, wazero); WAMR, uvwasi and Wasmer say notcapable; wasi-testsuite interesting_paths accepts both (divergences.md A1)";
+const BECAUSE_ABSOLUTE: &str = "escape refused: perm or notcapable, as for every escape (divergences.md A1); an absolute path or symlink target is refused before any lookup (wasi:filesystem: not-permitted), so noent, what runtimes that look it up on the host answer, is not accepted: it tells the guest what exists outside the sandbox";
+const BECAUSE_DANGLING: &str = "escape refused: perm or notcapable, as for every escape (divergences.md A1); not noent: the `..` step of the target leaves the base before `planted` is looked up, and noent here (but perm where the target exists) would tell the guest which names exist outside the preopen";
+const BECAUSE_DANGLING_LINK_FOLLOW: &str = "escape refused: perm or notcapable, as for every escape (divergences.md A1), not noent (that would tell the guest which names exist outside); or inval: runtimes that do not implement symlink_follow in path_link refuse the flag before any lookup (Wasmtime link_at; wasi-testsuite path_link accepts inval, divergences.md A10)";
+const BECAUSE_ABSOLUTE_LINK_FOLLOW: &str = "escape refused: perm or notcapable, as for every escape (divergences.md A1), not noent (an absolute target is refused before any lookup); or inval: runtimes that do not implement symlink_follow in path_link refuse the flag before any lookup (Wasmtime link_at; wasi-testsuite path_link accepts inval, divergences.md A10)";
 const BECAUSE_ESCAPE_LINK_FOLLOW: &str = "escape refused: perm or notcapable as for every escape (divergences.md A1); or inval: runtimes that do not implement symlink_follow in path_link refuse the flag before any lookup (Wasmtime link_at; wasi-testsuite path_link accepts inval, divergences.md A10)";
 
 const SPEC_DOTDOT: &str = "wasi-filesystem path-resolution.md: it is `not permitted to use paths that temporarily step outside the sandbox with something like \"../../../stuff/here\", even if the final resolved path is back inside the sandbox`; wasi:filesystem/types: if `any step of resolving a path, including .. and symbolic link steps, reaches a directory outside of the base directory` the function fails with not-permitted (divergences.md A1)";
@@ -443,12 +447,24 @@ fn call(c: &Column, fd: &str, path: &str, follow: Follow, creat: bool) -> Step {
     Step { function: c.function, args, bind: None, expect: Expect::Plain("{errno: success}".into()) }
 }
 
-fn denied(c: &Column, follow: Follow) -> Expect {
+fn denied(c: &Column, v: &Vector, follow: Follow) -> Expect {
+    let absolute =
+        matches!(v.name, "absolute" | "absolute-preopen-name" | "symlink-parent-absolute" | "symlink-absolute-inside");
+    let dangling = v.name == "dangling-symlink";
     if c.function == "path_link" && c.side == Side::Old && matches!(follow, Follow::Yes) {
-        Expect::OneOf(&["perm", "notcapable", "inval"], BECAUSE_ESCAPE_LINK_FOLLOW)
-    } else {
-        Expect::OneOf(&["perm", "notcapable"], BECAUSE_ESCAPE)
+        let because = match (absolute, dangling) {
+            (true, _) => BECAUSE_ABSOLUTE_LINK_FOLLOW,
+            (_, true) => BECAUSE_DANGLING_LINK_FOLLOW,
+            _ => BECAUSE_ESCAPE_LINK_FOLLOW,
+        };
+        return Expect::OneOf(&["perm", "notcapable", "inval"], because);
     }
+    let because = match (absolute, dangling) {
+        (true, _) => BECAUSE_ABSOLUTE,
+        (_, true) => BECAUSE_DANGLING,
+        _ => BECAUSE_ESCAPE,
+    };
+    Expect::OneOf(&["perm", "notcapable"], because)
 }
 
 fn node(path: &str, yaml: &str) -> (String, String) {
@@ -472,7 +488,7 @@ fn cell(v: &Vector, c: &Column) -> Option<Cell> {
         let mut tree = base.clone();
         tree.extend(extra);
         let mut step = call(c, "$sandbox", &path, no_follow, false);
-        step.expect = denied(c, no_follow);
+        step.expect = denied(c, v, no_follow);
         Cell {
             summary: format!("{} ({what}) is refused and nothing changes, inside or outside", action(&path)),
             spec: spec.to_owned(),
@@ -488,7 +504,7 @@ fn cell(v: &Vector, c: &Column) -> Option<Cell> {
         tree.extend(extra);
         let creat = c.function == "path_open" && v.name == "dangling-symlink";
         let mut step = call(c, "$sandbox", path, Follow::Yes, creat);
-        step.expect = denied(c, Follow::Yes);
+        step.expect = denied(c, v, Follow::Yes);
         let flags = if creat { "with creat and symlink_follow" } else { "with symlink_follow" };
         Cell {
             summary: format!("{} {flags} ({what}) is refused and nothing changes", action(path)),
@@ -651,7 +667,7 @@ fn final_link(c: &Column, base: &[(String, String)], name: &str, target: &str) -
                     "{{errno: success, filestat: {{filetype: symbolic_link, mtim: {MTIM}}}}}"
                 )),
             };
-            ("sets the link's own mtime; the outside target keeps its own".into(), flags_spec.into())
+            ("sets the link's own mtime".into(), flags_spec.into())
         }
         ("path_link", _) => {
             final_tree.push(node("linked", &link));
