@@ -24,7 +24,8 @@
 //!
 //! - `command[0]` is the binary: a name looked up on `PATH`, or a path (with a `/`;
 //!   relative to the directory of `runtimes.toml`). A binary that is missing makes the
-//!   runtime *not available*, never a failure. The same goes for `version[0]`.
+//!   runtime *not available*, never a failure; so does a `version` command that cannot be
+//!   found or exits non-zero (the version probe doubles as a check that the binary runs).
 //! - The rest of `command`, `mount` and `env` are a [`Template`]: words with placeholders —
 //!   `{module}` (the module's file name; the process runs in its directory), `{args}` (the
 //!   guest's arguments after `argv[0]`, one word each), `{mounts}` (`mount` once per
