@@ -10,10 +10,12 @@
 //!   argv (no program name is prepended) and env (nothing from the host; each entry is split
 //!   at its first `=`, and Wasmer gives the guest `KEY=VALUE` back), stdin from
 //!   `case.fixture.stdin` (an in-memory pipe closed after the bytes, so the guest reads EOF),
-//!   stdout/stderr captured by in-memory pipes. Each preopen is a host-backed file system
-//!   (`virtual_fs::host_fs::FileSystem` rooted at the preopen's sandbox directory) mounted
-//!   at `/<binding>` in a `MountFileSystem` and mapped (`map_dir`) to the preopen's guest
-//!   name, read-write; nothing else of the host is mounted.
+//!   stdout/stderr captured in memory by a `VirtualFile` that otherwise behaves like
+//!   Wasmer's own host `Stdout`/`Stderr` (reads and seeks fail). Each preopen is a
+//!   host-backed file system (`virtual_fs::host_fs::FileSystem` rooted at the preopen's
+//!   sandbox directory) mounted at `/<binding>` in a `MountFileSystem` and mapped
+//!   (`map_dir`) to the preopen's guest name, read-write; nothing else of the host is
+//!   mounted.
 //! - Limits. Time: the calling thread is a watchdog. It waits `case.limits.timeout` for the
 //!   run, then stops it, repeating every 50 ms for a grace period of 500 ms: it interrupts
 //!   the store (`Store::interrupter`, Wasmer's `experimental-host-interrupt` feature: a
@@ -72,7 +74,9 @@ use std::hash::{Hash, Hasher};
 use std::io::Write as _;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use wasi_conform_suite::case::TestCase;
@@ -80,7 +84,9 @@ use wasi_conform_suite::outcome::{Ending, TrapClass, TrapKind};
 use wasmer::sys::vm::TrapCode;
 use wasmer::{Engine, ExternType, Module, RuntimeError, Store};
 use wasmer_wasix::runtime::task_manager::tokio::TokioTaskManager;
-use wasmer_wasix::virtual_fs::{host_fs, MountFileSystem, Pipe};
+use wasmer_wasix::virtual_fs::{
+    host_fs, AsyncRead, AsyncSeek, AsyncWrite, FsError, MountFileSystem, Pipe, ReadBuf, VirtualFile,
+};
 use wasmer_wasix::wasmer_wasix_types::wasi::Signal;
 use wasmer_wasix::{PluggableRuntime, WasiEnv, WasiError, WasiProcess};
 
@@ -183,8 +189,8 @@ impl Wasmer {
         if let Err(e) = check_memory(&module, case.limits.memory_bytes) {
             return Execution::crash(e);
         }
-        let stdout = Pipe::new();
-        let stderr = Pipe::new();
+        let stdout = Capture::new("stdout");
+        let stderr = Capture::new("stderr");
         let builder = match self.builder(case, preopens, &stdout, &stderr) {
             Ok(b) => b,
             Err(e) => return Execution::crash(e),
@@ -234,7 +240,7 @@ impl Wasmer {
             return Execution::crash(format!("spawn: {e}"));
         }
         let (ending, memory) = watch(&rx, &stopper_rx, case.limits.timeout);
-        Execution { ending, stdout: drain(stdout), stderr: drain(stderr), memory, own_sandbox: None }
+        Execution { ending, stdout: stdout.contents(), stderr: stderr.contents(), memory, own_sandbox: None }
     }
 
     /// The `WasiEnv` of one run.
@@ -242,8 +248,8 @@ impl Wasmer {
         &self,
         case: &TestCase,
         preopens: &[(String, PathBuf)],
-        stdout: &Pipe,
-        stderr: &Pipe,
+        stdout: &Capture,
+        stderr: &Capture,
     ) -> Result<wasmer_wasix::WasiEnvBuilder, String> {
         let mut b = WasiEnv::builder("");
         // `builder(name)` makes `name` argv[0]; argv is exactly the fixture's.
@@ -367,17 +373,94 @@ fn classify(result: Result<(), RuntimeError>) -> Ending {
     }
 }
 
-/// Everything written to a captured pipe so far (never blocks).
-fn drain(mut pipe: Pipe) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 8192];
-    while let Some(n) = pipe.try_read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        out.extend_from_slice(&buf[..n]);
+/// The guest's stdout or stderr: behaves like Wasmer's own host `Stdout`/`Stderr`
+/// (`virtual_fs::host_fs::Stdout`: writes accepted, reads and seeks fail with an I/O error),
+/// but keeps the bytes in memory. Clones share the bytes, so the adapter keeps one to read
+/// after the run (or after abandoning it).
+#[derive(Debug, Clone)]
+struct Capture {
+    name: &'static str,
+    bytes: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Capture {
+    fn new(name: &'static str) -> Self {
+        Capture { name, bytes: Arc::default() }
     }
-    out
+
+    fn contents(&self) -> Vec<u8> {
+        self.bytes.lock().map(|b| b.clone()).unwrap_or_default()
+    }
+}
+
+impl VirtualFile for Capture {
+    fn last_accessed(&self) -> u64 {
+        0
+    }
+
+    fn last_modified(&self) -> u64 {
+        0
+    }
+
+    fn created_time(&self) -> u64 {
+        0
+    }
+
+    fn size(&self) -> u64 {
+        0
+    }
+
+    fn set_len(&mut self, _new_size: u64) -> Result<(), FsError> {
+        Ok(())
+    }
+
+    fn unlink(&mut self) -> Result<(), FsError> {
+        Ok(())
+    }
+
+    fn poll_read_ready(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(Ok(0))
+    }
+
+    fn poll_write_ready(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(Ok(8192))
+    }
+}
+
+impl AsyncRead for Capture {
+    fn poll_read(self: Pin<&mut Self>, _cx: &mut Context<'_>, _buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Err(std::io::Error::other(format!("can not read from {}", self.name))))
+    }
+}
+
+impl AsyncWrite for Capture {
+    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        match self.bytes.lock() {
+            Ok(mut b) => {
+                b.extend_from_slice(buf);
+                Poll::Ready(Ok(buf.len()))
+            }
+            Err(_) => Poll::Ready(Err(std::io::Error::other("capture lock poisoned"))),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncSeek for Capture {
+    fn start_seek(self: Pin<&mut Self>, _position: std::io::SeekFrom) -> std::io::Result<()> {
+        Err(std::io::Error::other(format!("can not seek {}", self.name)))
+    }
+
+    fn poll_complete(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<u64>> {
+        Poll::Ready(Err(std::io::Error::other(format!("can not seek {}", self.name))))
+    }
 }
 
 fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
