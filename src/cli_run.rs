@@ -125,14 +125,23 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 
 /// Runs every prepared scenario on one runtime with `jobs` threads; results in input order.
 pub fn run_parallel(rt: &dyn Runtime, prepared: &[Prepared], exp: &Expectations, jobs: usize) -> Vec<CaseResult> {
+    run_parallel_with(prepared, jobs, |p| run_case(rt, p, exp))
+}
+
+/// Applies `run` to every prepared scenario with `jobs` threads; results in input order.
+pub(crate) fn run_parallel_with<T: Send>(
+    prepared: &[Prepared],
+    jobs: usize,
+    run: impl Fn(&Prepared) -> T + Sync,
+) -> Vec<T> {
     let next = AtomicUsize::new(0);
-    let out: Mutex<Vec<(usize, CaseResult)>> = Mutex::new(Vec::new());
+    let out: Mutex<Vec<(usize, T)>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..jobs.min(prepared.len()) {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(p) = prepared.get(i) else { return };
-                let r = run_case(rt, p, exp);
+                let r = run(p);
                 out.lock().expect("results lock").push((i, r));
             });
         }

@@ -7,6 +7,7 @@
 mod bench;
 mod cli_run;
 mod coverage;
+mod report;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +52,9 @@ enum Command {
     Coverage(coverage::CoverageArgs),
     /// Write generated scenarios (`denial-matrix`), or `--check` them.
     Generate(coverage::GenerateArgs),
+    /// Run every runtime over the suite and write the compatibility report (HTML,
+    /// Markdown, JSON, JUnit XML) into `reports/` (or `--out DIR`).
+    Report(report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -131,6 +135,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Bench(args) => bench::run(args),
         Command::Coverage(args) => coverage::run(args),
         Command::Generate(args) => coverage::generate(args),
+        Command::Report(args) => report::run(args),
     }
 }
 

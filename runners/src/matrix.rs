@@ -54,6 +54,22 @@ pub fn reproduce_command(runtime: &str, scenario: &Scenario) -> String {
 
 /// Runs one prepared scenario on one runtime.
 pub fn run_case(rt: &dyn Runtime, p: &Prepared, exp: &Expectations) -> CaseResult {
+    run_case_observed(rt, p, exp).result
+}
+
+/// A [`CaseResult`] with what a report shows beside it.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub result: CaseResult,
+    /// Each step's returned errno against the scenario's (empty when the trace was unreadable
+    /// or the scenario did not compile).
+    pub steps: Vec<verdict::StepSeen>,
+    /// How the run ended (`exit 0`, `trap (…)`), when it ran.
+    pub ending: Option<String>,
+}
+
+/// [`run_case`], keeping the per-step observations for reports.
+pub fn run_case_observed(rt: &dyn Runtime, p: &Prepared, exp: &Expectations) -> Observed {
     let id = &p.scenario.id;
     let mk = |status: Status, verdict: &'static str, message: String, elapsed: Duration| CaseResult {
         scenario: id.clone(),
@@ -68,7 +84,10 @@ pub fn run_case(rt: &dyn Runtime, p: &Prepared, exp: &Expectations) -> CaseResul
     };
     let compiled = match &p.compiled {
         Ok(c) => c,
-        Err(e) => return mk(Status::Error, "error", e.clone(), Duration::ZERO),
+        Err(e) => {
+            let result = mk(Status::Error, "error", e.clone(), Duration::ZERO);
+            return Observed { result, steps: Vec::new(), ending: None };
+        }
     };
     let outcome = execute(rt, &compiled.case);
     let v = verdict::judge(&p.scenario, &compiled.layout, &outcome);
@@ -84,5 +103,9 @@ pub fn run_case(rt: &dyn Runtime, p: &Prepared, exp: &Expectations) -> CaseResul
         (_, _, Verdict::Pass) => String::new(),
         (_, _, v) => v.message(),
     };
-    mk(status, v.kind(), message, outcome.elapsed)
+    Observed {
+        result: mk(status, v.kind(), message, outcome.elapsed),
+        steps: verdict::steps_seen(&p.scenario, &compiled.layout, &outcome),
+        ending: Some(outcome.ending.to_string()),
+    }
 }

@@ -430,6 +430,19 @@ impl Judge<'_> {
 
 /// `path_open(fd=$sandbox(3), dirflags=0, path="a", …)`, bindings resolved where known.
 pub fn describe_call(step: &Step, binding: impl Fn(&str) -> Option<u64>) -> String {
+    call_text(step, binding, Bindings::Resolved)
+}
+
+/// How [`call_text`] shows a `$name` argument.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Bindings {
+    /// `$name(3)`, or `$name(?)` when unknown.
+    Resolved,
+    /// `$name`, as written.
+    AsWritten,
+}
+
+fn call_text(step: &Step, binding: impl Fn(&str) -> Option<u64>, bindings: Bindings) -> String {
     let mut s = format!("{}(", step.function.name);
     for (i, (p, a)) in step.function.params.iter().zip(&step.args).enumerate() {
         if i > 0 {
@@ -441,6 +454,9 @@ pub fn describe_call(step: &Step, binding: impl Fn(&str) -> Option<u64>) -> Stri
             Scalar::Binding(b) => binding(b).unwrap_or(u64::MAX),
         };
         match (p.ty, a) {
+            (_, Arg::Scalar(Scalar::Binding(b))) if bindings == Bindings::AsWritten => {
+                let _ = write!(s, "${b}");
+            }
             (_, Arg::Scalar(Scalar::Binding(b))) => {
                 let v = binding(b).map(|v| v.to_string()).unwrap_or_else(|| "?".into());
                 let _ = write!(s, "${b}({v})");
@@ -614,4 +630,43 @@ pub fn show_bytes(b: &[u8]) -> String {
         let _ = write!(q, "…({} bytes)", b.len());
     }
     q
+}
+
+/// One step of a run as the report shows it: what the call returned, beside what the
+/// scenario expects of it (`Step::expect.errno`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StepSeen {
+    /// The errno name the call returned (`perm`), `<n> (not an errno)`, `not reached`
+    /// (the run ended before the step) or `did not return` (the run ended inside it).
+    pub observed: String,
+    /// Whether the returned errno is one the scenario allows; `None` when the scenario
+    /// states no errno for the step or the call never returned one.
+    pub errno_ok: Option<bool>,
+}
+
+/// Every step of a run, observed, in scenario order; empty when the trace cannot be read
+/// (the verdict's message says why). Read from the same trace [`judge`] reads.
+pub fn steps_seen(s: &Scenario, layout: &Layout, o: &Outcome) -> Vec<StepSeen> {
+    let Ok(t) = trace::decode(layout, o.memory.as_deref()) else { return Vec::new() };
+    s.steps
+        .iter()
+        .zip(&t.steps)
+        .map(|(step, state)| match *state {
+            StepState::NotStarted => StepSeen { observed: "not reached".to_owned(), errno_ok: None },
+            StepState::Started => StepSeen { observed: "did not return".to_owned(), errno_ok: None },
+            StepState::Returned(raw) => {
+                let errno = Errno::from_raw(raw);
+                StepSeen {
+                    observed: errno.map(|e| e.name().to_owned()).unwrap_or_else(|| format!("{raw} (not an errno)")),
+                    errno_ok: step.expect.errno.as_ref().map(|x| errno.is_some_and(|e| x.allows(e))),
+                }
+            }
+        })
+        .collect()
+}
+
+/// A call with its arguments as written in the scenario, bindings by name (`$sandbox`):
+/// the same for every runtime, unlike [`describe_call`] which shows their run-time values.
+pub fn describe_call_as_written(step: &Step) -> String {
+    call_text(step, |_| None, Bindings::AsWritten)
 }

@@ -1,0 +1,198 @@
+//! `wasi-conform report`: the published runtime-compatibility report.
+//!
+//! Runs every selected runtime over the built-in suite ([`collect`]), builds the
+//! [`model::Report`], optionally compares it with a previous `report.json` ([`baseline`]),
+//! and writes `index.html` ([`html`]), `summary.md` ([`markdown`]), `report.json`
+//! ([`json`]) and `junit.xml` ([`junit`]). The renderers are pure functions from the model
+//! to text. With the default output directory (the repository's `reports/`) the README's
+//! table between its markers is rewritten too, so that one command regenerates everything
+//! that is published: [`REGENERATE`].
+
+pub mod baseline;
+pub mod collect;
+pub mod escape;
+pub mod host;
+pub mod html;
+pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod model;
+#[cfg(test)]
+mod testdata;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use wasi_conform_runners::matrix::Prepared;
+use wasi_conform_suite::discover;
+
+use model::{Meta, Report, SCHEMA};
+
+/// The one command that regenerates the published `reports/` and the README table.
+/// WasmEdge and WAMR are included when `WASMEDGE_BIN` / `IWASM_BIN` name their binaries
+/// (or `wasmedge` / `iwasm` are on `PATH`).
+pub const REGENERATE: &str = "cargo run --release -- report --baseline reports/report.json";
+
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    /// Output directory; default: the repository's `reports/` (and then the README table
+    /// is rewritten too).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// A previous `report.json`: the report shows what changed since (newly failing and
+    /// newly passing scenarios per runtime, scenarios added and removed).
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// Comma-separated runtime names; default: every runtime (unavailable ones are
+    /// reported as such, with the reason).
+    #[arg(long, value_delimiter = ',', conflicts_with = "from")]
+    runtime: Vec<String>,
+    /// Only scenarios whose id contains this text (the report says so).
+    #[arg(long, conflicts_with = "from")]
+    filter: Option<String>,
+    /// Parallel runs per runtime (default: number of CPUs).
+    #[arg(long, conflicts_with = "from")]
+    jobs: Option<usize>,
+    /// Do not run anything: render this `report.json` again (after a renderer change).
+    #[arg(long)]
+    from: Option<PathBuf>,
+}
+
+/// The repository root (the parent of `suite/`).
+pub fn repo_dir() -> PathBuf {
+    discover::suite_dir().parent().map(Path::to_owned).unwrap_or_else(|| PathBuf::from("."))
+}
+
+pub fn run(args: ReportArgs) -> Result<ExitCode> {
+    let repo = repo_dir();
+    let default_out = args.out.is_none();
+    let out = args.out.clone().unwrap_or_else(|| repo.join("reports"));
+    let previous = match &args.baseline {
+        Some(p) => Some(json::load(p).with_context(|| format!("baseline {}", p.display()))?),
+        None => None,
+    };
+    let mut report = match &args.from {
+        Some(p) => json::load(p)?,
+        None => collect_report(&args, &repo)?,
+    };
+    if let Some(before) = &previous {
+        report.baseline = Some(baseline::diff(before, &report));
+    }
+    write_all(&report, &out)?;
+    println!("wrote {}/{{index.html,summary.md,report.json,junit.xml}}", out.display());
+    if default_out {
+        update_readme(&repo.join("README.md"), &report)?;
+    }
+    print_summary(&report);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn collect_report(args: &ReportArgs, repo: &Path) -> Result<Report> {
+    let started = Instant::now();
+    let date_utc = host::now_utc();
+    let runtimes = crate::cli_run::select_runtimes(&args.runtime)?;
+    let mut scenarios = discover::load_builtin().map_err(|errors| anyhow::anyhow!(errors.join("\n")))?;
+    if let Some(f) = &args.filter {
+        scenarios.retain(|s| s.id.contains(f.as_str()));
+    }
+    if scenarios.is_empty() {
+        bail!("no scenario matches");
+    }
+    let (denial, cells) = collect::denial_axes();
+    let infos: Vec<_> = scenarios.iter().map(|s| collect::scenario_info(s, repo, &cells)).collect();
+    let prepared: Vec<Prepared> = scenarios.into_iter().map(Prepared::new).collect();
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let exp_dir = discover::suite_dir().join("expectations");
+    let mut runtime_infos = Vec::new();
+    let mut results = Vec::new();
+    for rt in &runtimes {
+        eprint!("{:<12} ", rt.name());
+        let run = collect::run_runtime(rt.as_ref(), &prepared, &exp_dir, repo, jobs)?;
+        match &run.info.reason {
+            Some(why) => eprintln!("not available: {why}"),
+            None => eprintln!("{} scenarios in {:.1} s", run.results.len(), run.info.elapsed_s),
+        }
+        runtime_infos.push(run.info);
+        results.extend(run.results);
+    }
+    let findings = collect::load_findings(&repo.join("fuzz").join("findings.json"))?;
+    let divergences = collect::divergences(&infos, findings)?;
+    let (git_commit, git_dirty) = host::git(repo);
+    Ok(Report {
+        schema: SCHEMA.to_owned(),
+        meta: Meta {
+            project_version: env!("CARGO_PKG_VERSION").to_owned(),
+            git_commit,
+            git_dirty,
+            date_utc,
+            host: host::host(),
+            filter: args.filter.clone(),
+            elapsed_s: started.elapsed().as_secs_f64(),
+        },
+        runtimes: runtime_infos,
+        functions: collect::functions(),
+        scenarios: infos,
+        results,
+        denial,
+        divergences,
+        wasi_testsuite: None,
+        baseline: None,
+    })
+}
+
+/// Writes the four files into `out` (created if needed).
+pub fn write_all(r: &Report, out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    for (name, text) in [
+        ("index.html", html::render(r)),
+        ("summary.md", markdown::summary(r)),
+        ("report.json", json::render(r)),
+        ("junit.xml", junit::render(r)),
+    ] {
+        let path = out.join(name);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn update_readme(path: &Path, r: &Report) -> Result<()> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    match markdown::embed(&text, &markdown::readme_section(r)) {
+        Some(new) if new != text => {
+            std::fs::write(path, new).with_context(|| format!("writing {}", path.display()))?;
+            println!("updated the table in {}", path.display());
+        }
+        Some(_) => {}
+        None => eprintln!(
+            "warning: {} has no `{}` … `{}` markers; its table was not updated",
+            path.display(),
+            markdown::BEGIN,
+            markdown::END
+        ),
+    }
+    Ok(())
+}
+
+fn print_summary(r: &Report) {
+    for rt in &r.runtimes {
+        if rt.available {
+            let t = r.runtime_tally(&rt.name);
+            println!("{:<12} {:<22} {:>4} / {:<4} pass", rt.name, rt.version, t.passed, t.total);
+        } else {
+            println!("{:<12} not available: {}", rt.name, rt.reason.as_deref().unwrap_or(""));
+        }
+    }
+    if let Some(d) = &r.baseline {
+        let failing: usize = d.runtimes.iter().map(|x| x.newly_failing.len()).sum();
+        let passing: usize = d.runtimes.iter().map(|x| x.newly_passing.len()).sum();
+        println!(
+            "since the baseline ({}): {failing} newly failing, {passing} newly passing, {} scenarios added, {} removed",
+            d.date_utc,
+            d.scenarios_added.len(),
+            d.scenarios_removed.len()
+        );
+    }
+    println!("report run took {:.1} s", r.meta.elapsed_s);
+}
