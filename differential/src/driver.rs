@@ -1,0 +1,223 @@
+//! The fuzzing loop shared by `wasi-conform fuzz`, the seeded smoke test and the cargo-fuzz
+//! target: generate (seeded) → compile → oracle → triage → minimise new signatures → write
+//! scenarios and `findings.json`.
+//!
+//! Deterministic for a seed: program `i` of seed `s` is always the same program
+//! ([`crate::program::seeded`]), runtimes run one after the other, and findings are reported
+//! in signature order, so the same seed and iteration count give the same summary.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use wasi_conform_suite::compile;
+use wasi_conform_suite::scenario::Scenario;
+
+use crate::minimise;
+use crate::oracle::{Divergence, Oracle, Plan};
+use crate::program::{self, GenConfig};
+use crate::triage::{signatures, Known, Signature};
+use crate::write;
+
+/// When the loop stops.
+#[derive(Debug, Clone, Copy)]
+pub enum Budget {
+    Iterations(u64),
+    Time(Duration),
+}
+
+/// A fuzzing run's settings.
+#[derive(Debug, Clone)]
+pub struct FuzzConfig {
+    pub seed: u64,
+    pub budget: Budget,
+    pub gen: GenConfig,
+    /// Oracle runs spent minimising each new signature (0: do not minimise).
+    pub minimise_budget: usize,
+    /// Where minimised scenarios are written (`<dir>/<function>/<name>.yaml`), if anywhere.
+    pub scenarios_dir: Option<PathBuf>,
+    /// Repository root, to make scenario paths repo-relative in findings.
+    pub repo_root: PathBuf,
+}
+
+/// One distinct divergence.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub signature: Signature,
+    pub count: u64,
+    /// The first divergence seen, per runtime.
+    pub example: Vec<Divergence>,
+    /// Which program first showed it (`seed-S-I`).
+    pub first_program: String,
+    /// Why it is expected, when the known list explains it.
+    pub known: Option<String>,
+    /// The suite scenario or minimised scenario that reproduces it (repo-relative).
+    pub scenario: Option<String>,
+}
+
+/// What a run found.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub programs: u64,
+    pub elapsed: Duration,
+    pub runtimes: Vec<String>,
+    pub findings: Vec<Finding>,
+    /// Programs the reference could not run (its own crash or unreadable trace).
+    pub reference_failures: u64,
+}
+
+/// Progress after each program.
+pub struct Progress<'a> {
+    pub programs: u64,
+    pub elapsed: Duration,
+    pub distinct: usize,
+    pub new: usize,
+    pub last: Option<&'a Signature>,
+}
+
+/// Runs the loop.
+pub fn run(oracle: &Oracle, known: &Known, cfg: &FuzzConfig, mut progress: impl FnMut(&Progress)) -> Summary {
+    let started = Instant::now();
+    let mut found: BTreeMap<Signature, Finding> = BTreeMap::new();
+    let mut summary =
+        Summary { runtimes: oracle.runtimes().iter().map(|s| s.to_string()).collect(), ..Summary::default() };
+    let mut i = 0u64;
+    loop {
+        match cfg.budget {
+            Budget::Iterations(n) if i >= n => break,
+            Budget::Time(t) if started.elapsed() >= t => break,
+            _ => {}
+        }
+        let program = program::seeded(cfg.seed, i, &cfg.gen);
+        i += 1;
+        let Ok(c) = compile::compile(&program) else { continue };
+        let check = oracle.check(&c.case, Some(Plan { scenario: &program, layout: &c.layout }), None);
+        if check.reference.trace_error.is_some() || matches!(check.reference.end, crate::normalise::EndClass::Crash(_))
+        {
+            summary.reference_failures += 1;
+        }
+        let mut last = None;
+        let mut new = 0;
+        for (sig, ds) in signatures(&check.divergences) {
+            if let Some(f) = found.get_mut(&sig) {
+                f.count += 1;
+                continue;
+            }
+            new += 1;
+            let explained = known.explain(&sig, &ds);
+            let mut scenario = explained.as_ref().and_then(|_| known_scenario(known, &ds));
+            if explained.is_none() && cfg.minimise_budget > 0 {
+                let small = minimise::minimise(oracle, &program, &sig, cfg.minimise_budget);
+                if let Some(dir) = &cfg.scenarios_dir {
+                    scenario = write_finding(oracle, &small, &sig, dir, &cfg.repo_root);
+                }
+            }
+            last = Some(sig.clone());
+            found.insert(
+                sig.clone(),
+                Finding {
+                    signature: sig,
+                    count: 1,
+                    example: ds,
+                    first_program: program.id.clone(),
+                    known: explained,
+                    scenario,
+                },
+            );
+        }
+        progress(&Progress {
+            programs: i,
+            elapsed: started.elapsed(),
+            distinct: found.len(),
+            new,
+            last: last.as_ref(),
+        });
+    }
+    summary.programs = i;
+    summary.elapsed = started.elapsed();
+    summary.findings = found.into_values().collect();
+    summary
+}
+
+/// The suite scenario a known entry names, as a repo-relative path.
+fn known_scenario(known: &Known, ds: &[Divergence]) -> Option<String> {
+    ds.iter()
+        .filter_map(|d| known.explain_one(d))
+        .find_map(|e| e.scenario.as_ref())
+        .map(|id| format!("suite/scenarios/{id}.yaml"))
+}
+
+/// The scenario a minimised program becomes: expectations blessed from the reference.
+pub fn finding_scenario(oracle: &Oracle, small: &Scenario, sig: &Signature) -> Option<Scenario> {
+    let c = compile::compile(small).ok()?;
+    let check = oracle.check(&c.case, Some(Plan { scenario: small, layout: &c.layout }), Some(&sig.runtimes));
+    let (_, ds) = signatures(&check.divergences).into_iter().find(|(g, _)| g == sig)?;
+    let function = wasi_conform_abi::function(&sig.function).unwrap_or(small.function);
+    let mut s = write::bless(small, &check.reference, &ds[0]);
+    s.function = function;
+    s.id = format!("{}/{}", function.name, finding_name(sig));
+    s.summary = format!(
+        "fuzz finding: {} where the reference gives {} ({} differ{})",
+        sig.observed,
+        sig.expected,
+        sig.runtimes.join(", "),
+        if sig.runtimes.len() == 1 { "s" } else { "" }
+    );
+    s.spec = "TODO: cite the witx text or divergences.md case before committing".into();
+    Some(s)
+}
+
+/// `fuzz-<expected>-vs-<observed>`, slugified.
+pub fn finding_name(sig: &Signature) -> String {
+    let slug = |t: &str| {
+        let s: String =
+            t.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+        s.split('-').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("-")
+    };
+    format!("fuzz-{}-vs-{}-{}", slug(&sig.expected), slug(&sig.observed), slug(&sig.runtimes.join("-")))
+}
+
+fn write_finding(oracle: &Oracle, small: &Scenario, sig: &Signature, dir: &Path, root: &Path) -> Option<String> {
+    let s = finding_scenario(oracle, small, sig)?;
+    let (func, name) = s.id.split_once('/')?;
+    let path = dir.join(func).join(format!("{name}.yaml"));
+    std::fs::create_dir_all(path.parent()?).ok()?;
+    std::fs::write(&path, write::to_yaml(&s)).ok()?;
+    let abs = std::fs::canonicalize(&path).ok()?;
+    let root = std::fs::canonicalize(root).ok()?;
+    Some(abs.strip_prefix(&root).map(|p| p.display().to_string()).unwrap_or_else(|_| abs.display().to_string()))
+}
+
+/// `findings.json`: `{"schema":"wasi-conform/findings/v1","findings":[…]}`.
+pub fn findings_json(summary: &Summary) -> serde_json::Value {
+    let findings: Vec<serde_json::Value> = summary
+        .findings
+        .iter()
+        .map(|f| {
+            let detail: Vec<String> =
+                f.example.iter().map(|d| format!("{} at {}: {}", d.runtime, d.place.name(), d.detail)).collect();
+            serde_json::json!({
+                "signature": f.signature.to_string(),
+                "function": f.signature.function,
+                "runtimes": f.signature.runtimes,
+                "expected": f.signature.expected,
+                "observed": f.signature.observed,
+                "count": f.count,
+                "scenario": f.scenario,
+                "explanation": match &f.known {
+                    Some(reason) => reason.clone(),
+                    None => format!("not yet explained; first seen in {}: {}", f.first_program, detail.join(" | ")),
+                },
+            })
+        })
+        .collect();
+    serde_json::json!({ "schema": "wasi-conform/findings/v1", "findings": findings })
+}
+
+/// One program through the oracle, for a fuzz target: the signatures the known list does
+/// not explain (a target panics on them, which is how libFuzzer records a finding).
+pub fn unexplained(oracle: &Oracle, known: &Known, program: &Scenario) -> Vec<(Signature, Vec<Divergence>)> {
+    let Ok(c) = compile::compile(program) else { return Vec::new() };
+    let check = oracle.check(&c.case, Some(Plan { scenario: program, layout: &c.layout }), None);
+    signatures(&check.divergences).into_iter().filter(|(s, ds)| known.explain(s, ds).is_none()).collect()
+}

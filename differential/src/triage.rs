@@ -1,0 +1,223 @@
+//! Triage: divergences get a signature, duplicates are counted rather than re-reported, and
+//! explained differences are recognised from `fuzz/known-divergences.toml`.
+//!
+//! A signature is `(function, expected class, observed class, runtimes)`: the runtimes
+//! that differ *the same way* in one program are grouped, so "wasmtime and wasmi trap where
+//! the reference says inval" is one signature.
+//!
+//! # `fuzz/known-divergences.toml`
+//! ```toml
+//! [[known]]
+//! function = "clock_*"          # `*` matches any text
+//! expected = "inval"
+//! observed = "trap"
+//! runtimes = ["wasmtime"]       # every runtime of a signature must be covered; ["*"] = any
+//! reason = "Wasmtime 48 traps while decoding an invalid enum value"
+//! link = "https://github.com/bytecodealliance/wasmtime/issues/7116"   # optional
+//! scenario = "clock_res_get/unknown-clock-id-is-inval"                 # optional
+//! ```
+//! An entry with a `scenario` names the suite scenario that pins the behaviour down; the
+//! runtimes' expectation files (`suite/expectations/<runtime>.toml`) must list it for each
+//! of the entry's runtimes, which the crate's tests check, so the two lists cannot drift.
+//! A canary change is never known: it is always a finding.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::oracle::{Divergence, Place};
+
+/// What makes divergences "the same".
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Signature {
+    pub function: String,
+    pub expected: String,
+    pub observed: String,
+    pub runtimes: Vec<String>,
+}
+
+impl std::fmt::Display for Signature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: expected {}, observed {} [{}]",
+            self.function,
+            self.expected,
+            self.observed,
+            self.runtimes.join(",")
+        )
+    }
+}
+
+impl Signature {
+    /// Whether a canary change is part of it.
+    pub fn is_escape(&self) -> bool {
+        self.observed == "canaries changed"
+    }
+}
+
+/// Groups one program's divergences into signatures (with the divergences behind each).
+pub fn signatures(divergences: &[Divergence]) -> Vec<(Signature, Vec<Divergence>)> {
+    let mut groups: BTreeMap<(String, String, String), Vec<Divergence>> = BTreeMap::new();
+    for d in divergences {
+        groups.entry((d.function.clone(), d.expected.clone(), d.observed.clone())).or_default().push(d.clone());
+    }
+    groups
+        .into_iter()
+        .map(|((function, expected, observed), ds)| {
+            let mut runtimes: Vec<String> = ds.iter().map(|d| d.runtime.clone()).collect();
+            runtimes.sort();
+            runtimes.dedup();
+            (Signature { function, expected, observed, runtimes }, ds)
+        })
+        .collect()
+}
+
+/// One explained divergence.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnownEntry {
+    pub function: String,
+    pub expected: String,
+    pub observed: String,
+    pub runtimes: Vec<String>,
+    pub reason: String,
+    #[serde(default)]
+    pub link: Option<String>,
+    #[serde(default)]
+    pub scenario: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KnownFile {
+    #[serde(default)]
+    known: Vec<KnownEntry>,
+}
+
+/// The known-divergence list.
+#[derive(Debug, Clone, Default)]
+pub struct Known {
+    pub entries: Vec<KnownEntry>,
+}
+
+/// A known-divergence file that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum KnownError {
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("{0}: {1}")]
+    Parse(String, String),
+    #[error("{0}: an entry for {1} has an empty reason")]
+    NoReason(String, String),
+}
+
+impl Known {
+    /// Loads the list; a missing file is an empty list.
+    pub fn load(path: &Path) -> Result<Known, KnownError> {
+        if !path.exists() {
+            return Ok(Known::default());
+        }
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| KnownError::Io(shown.clone(), e))?;
+        Known::parse(&text).map_err(|e| match e {
+            KnownError::Parse(_, m) => KnownError::Parse(shown.clone(), m),
+            KnownError::NoReason(_, f) => KnownError::NoReason(shown.clone(), f),
+            other => other,
+        })
+    }
+
+    /// Parses the TOML text of a list.
+    pub fn parse(text: &str) -> Result<Known, KnownError> {
+        let f: KnownFile = toml::from_str(text).map_err(|e| KnownError::Parse(String::new(), e.to_string()))?;
+        if let Some(e) = f.known.iter().find(|e| e.reason.trim().is_empty()) {
+            return Err(KnownError::NoReason(String::new(), e.function.clone()));
+        }
+        Ok(Known { entries: f.known })
+    }
+
+    /// The entry explaining one runtime's divergence, if any (never for a canary change).
+    pub fn explain_one(&self, d: &Divergence) -> Option<&KnownEntry> {
+        if d.place == Place::Canaries {
+            return None;
+        }
+        self.entries.iter().find(|e| {
+            glob(&e.function, &d.function)
+                && glob(&e.expected, &d.expected)
+                && glob(&e.observed, &d.observed)
+                && e.runtimes.iter().any(|r| glob(r, &d.runtime))
+        })
+    }
+
+    /// The reason a whole signature is known: every runtime in it is explained.
+    pub fn explain(&self, s: &Signature, ds: &[Divergence]) -> Option<String> {
+        if s.is_escape() {
+            return None;
+        }
+        let reasons: Vec<&KnownEntry> = ds.iter().map(|d| self.explain_one(d)).collect::<Option<_>>()?;
+        let mut text: Vec<String> = reasons.iter().map(|e| e.reason.clone()).collect();
+        text.dedup();
+        Some(text.join("; "))
+    }
+}
+
+/// `*` matches any run of characters; everything else literally.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let mut rest = text;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(part) else { return false };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            let Some(at) = rest.find(part) else { return false };
+            rest = &rest[at + part.len()..];
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_matches_prefixes_suffixes_and_everything() {
+        assert!(glob("*", "anything"));
+        assert!(glob("path_*", "path_open"));
+        assert!(!glob("path_*", "fd_close"));
+        assert!(glob("*differs", "read differs"));
+        assert!(glob("a*c*e", "abcde"));
+        assert!(!glob("a*c*e", "abde"));
+        assert!(glob("exact", "exact"));
+    }
+
+    #[test]
+    fn a_canary_change_is_never_known() {
+        let k = Known::parse(
+            "[[known]]\nfunction = \"*\"\nexpected = \"*\"\nobserved = \"*\"\nruntimes = [\"*\"]\nreason = \"all\"\n",
+        )
+        .unwrap();
+        let d = Divergence {
+            runtime: "x".into(),
+            place: Place::Canaries,
+            function: "path_open".into(),
+            expected: "canaries intact".into(),
+            observed: "canaries changed".into(),
+            detail: String::new(),
+        };
+        assert!(k.explain_one(&d).is_none());
+        let sigs = signatures(std::slice::from_ref(&d));
+        assert!(k.explain(&sigs[0].0, &sigs[0].1).is_none());
+        let mut other = d.clone();
+        other.place = Place::Step(0);
+        other.observed = "noent".into();
+        assert!(k.explain_one(&other).is_some());
+    }
+}
