@@ -5,6 +5,7 @@
 //! (load and compile scenarios without running them), `bench` (scenario runs per second).
 
 mod bench;
+mod cli_fuzz;
 mod cli_run;
 mod coverage;
 mod report;
@@ -52,6 +53,8 @@ enum Command {
     Coverage(coverage::CoverageArgs),
     /// Write generated scenarios (`denial-matrix`), or `--check` them.
     Generate(coverage::GenerateArgs),
+    /// Differential fuzzing against the reference (stable toolchain, seeded, deterministic).
+    Fuzz(cli_fuzz::FuzzArgs),
     /// Run every runtime over the suite and write the compatibility report (HTML,
     /// Markdown, JSON, JUnit XML) into `reports/` (or `--out DIR`).
     Report(report::ReportArgs),
@@ -135,6 +138,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Bench(args) => bench::run(args),
         Command::Coverage(args) => coverage::run(args),
         Command::Generate(args) => coverage::generate(args),
+        Command::Fuzz(args) => cli_fuzz::run(args),
         Command::Report(args) => report::run(args),
     }
 }

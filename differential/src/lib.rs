@@ -3,3 +3,17 @@
 //! The generators, the oracle, triage and minimisation live here so that `cargo test`, the
 //! stable-toolchain driver (`wasi-conform fuzz`) and the cargo-fuzz targets in `fuzz/` all
 //! share them; the fuzz targets are thin glue.
+//!
+//! Generator 1 ([`program`], over the [`alphabet`]) → [`oracle`] (run everywhere,
+//! [`normalise`], diff against the reference) → [`triage`] (signatures, the known list) →
+//! [`minimise`] → [`write`] (a YAML scenario for `suite/`); [`driver`] is the loop.
+
+pub mod alphabet;
+pub mod call_rates;
+pub mod driver;
+pub mod minimise;
+pub mod normalise;
+pub mod oracle;
+pub mod program;
+pub mod triage;
+pub mod write;
