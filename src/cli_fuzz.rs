@@ -18,6 +18,10 @@ pub struct FuzzArgs {
     /// Seed: the same seed gives the same programs and the same summary.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Index of the first program: `--seed 1 --first 12 --iterations 1` replays program
+    /// `seed-1-12` alone (e.g. to minimise it against one runtime).
+    #[arg(long, default_value_t = 0)]
+    first: u64,
     /// Stop after this many seconds.
     #[arg(long, conflicts_with = "iterations")]
     time: Option<u64>,
@@ -67,6 +71,7 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
     };
     let cfg = FuzzConfig {
         seed: args.seed,
+        first: args.first,
         budget,
         gen: GenConfig { max_steps: args.max_steps, exclude: args.exclude.clone(), ..GenConfig::default() },
         minimise_budget: args.minimise,

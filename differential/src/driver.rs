@@ -30,6 +30,8 @@ pub enum Budget {
 #[derive(Debug, Clone)]
 pub struct FuzzConfig {
     pub seed: u64,
+    /// Index of the first program (to replay program `seed-S-I` alone: first = I, one iteration).
+    pub first: u64,
     pub budget: Budget,
     pub gen: GenConfig,
     /// Oracle runs spent minimising each new signature (0: do not minimise).
@@ -88,7 +90,7 @@ pub fn run(oracle: &Oracle, known: &Known, cfg: &FuzzConfig, mut progress: impl 
             Budget::Time(t) if started.elapsed() >= t => break,
             _ => {}
         }
-        let program = program::seeded(cfg.seed, i, &cfg.gen);
+        let program = program::seeded(cfg.seed, cfg.first + i, &cfg.gen);
         i += 1;
         let Ok(c) = compile::compile(&program) else { continue };
         let check = oracle.check(&c.case, Some(Plan { scenario: &program, layout: &c.layout }), None);

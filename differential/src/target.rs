@@ -1,0 +1,54 @@
+//! Glue for the cargo-fuzz targets in `fuzz/`: one oracle and one known-divergence list per
+//! process, built on the first input, and a check that panics (libFuzzer's way of recording
+//! a finding) on a divergence the list does not explain.
+//!
+//! Runtimes: `WASI_CONFORM_FUZZ_RUNTIMES` (comma-separated, default `wasmtime,wasmi,wasmer`:
+//! the in-process ones, fastest). Known list: `WASI_CONFORM_FUZZ_KNOWN`, default
+//! `fuzz/known-divergences.toml` of this repository.
+
+use std::sync::OnceLock;
+
+use wasi_conform_suite::scenario::Scenario;
+
+use crate::driver;
+use crate::oracle::Oracle;
+use crate::triage::Known;
+
+struct State {
+    oracle: Oracle,
+    known: Known,
+}
+
+fn state() -> &'static State {
+    static STATE: OnceLock<State> = OnceLock::new();
+    STATE.get_or_init(|| {
+        // wasmtime captures a backtrace on every guest trap when these ask for one.
+        // SAFETY: the first input is handled before libFuzzer starts any other thread.
+        unsafe {
+            std::env::set_var("RUST_LIB_BACKTRACE", "0");
+            std::env::remove_var("RUST_BACKTRACE");
+        }
+        let names: Vec<String> = std::env::var("WASI_CONFORM_FUZZ_RUNTIMES")
+            .unwrap_or_else(|_| "wasmtime,wasmi,wasmer".into())
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let oracle = Oracle::new(&names).unwrap_or_else(|e| panic!("fuzz target setup: {e}"));
+        let path = std::env::var("WASI_CONFORM_FUZZ_KNOWN")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/known-divergences.toml").into());
+        let known = Known::load(std::path::Path::new(&path)).unwrap_or_else(|e| panic!("fuzz target setup: {e}"));
+        State { oracle, known }
+    })
+}
+
+/// Runs one program everywhere; panics on an unexplained divergence.
+pub fn check(program: &Scenario) {
+    let s = state();
+    let new = driver::unexplained(&s.oracle, &s.known, program);
+    if let Some((sig, ds)) = new.first() {
+        let detail: Vec<String> =
+            ds.iter().map(|d| format!("{} at {}: {}", d.runtime, d.place.name(), d.detail)).collect();
+        panic!("unexplained divergence: {sig}\n{}", detail.join("\n"));
+    }
+}
