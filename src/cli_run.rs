@@ -36,6 +36,10 @@ pub struct RunArgs {
     /// Parallel runs (default: number of CPUs).
     #[arg(long)]
     jobs: Option<usize>,
+    /// Run a directory of wasi-testsuite tests (`*.wasm` + `*.json`) instead of scenarios;
+    /// `--filter`/`--scenario` match test ids (paths without `.wasm`).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["suite", "expectations"])]
+    wasi_testsuite: Option<PathBuf>,
 }
 
 /// Selects runtimes by name, refusing unknown names.
@@ -55,6 +59,9 @@ pub fn select_runtimes(names: &[String]) -> Result<Vec<Box<dyn Runtime>>> {
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let runtimes = select_runtimes(&args.runtime)?;
+    if let Some(dir) = &args.wasi_testsuite {
+        return run_wasi_testsuite(&args, dir, &runtimes);
+    }
     let loaded = match &args.suite {
         Some(dir) => discover::load_dir(dir),
         None => discover::load_builtin(),
@@ -109,8 +116,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         results.extend(run_parallel(rt.as_ref(), &prepared, &exp, jobs));
     }
 
-    print_failures(&results);
-    let unexpected = print_summary(&runtimes, &results);
+    finish(&args, &runtimes, versions, &results)
+}
+
+/// Failures, the summary table and the JSON file, for scenarios and wasi-testsuite tests.
+fn finish(
+    args: &RunArgs,
+    runtimes: &[Box<dyn Runtime>],
+    versions: Vec<serde_json::Value>,
+    results: &[CaseResult],
+) -> Result<ExitCode> {
+    print_failures(results);
+    let unexpected = print_summary(runtimes, results);
     if let Some(path) = &args.json {
         let doc = serde_json::json!({
             "schema": "wasi-conform/run/v1",
@@ -121,6 +138,34 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(if unexpected { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// `run --wasi-testsuite DIR`: see [`crate::wasi_testsuite`].
+fn run_wasi_testsuite(args: &RunArgs, dir: &std::path::Path, runtimes: &[Box<dyn Runtime>]) -> Result<ExitCode> {
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let keep = |id: &str| {
+        args.filter.as_ref().is_none_or(|f| id.contains(f.as_str())) && args.scenario.as_ref().is_none_or(|s| id == s)
+    };
+    let results = match (&args.filter, &args.scenario) {
+        (None, None) => crate::wasi_testsuite::run_dir(dir, runtimes, jobs)?,
+        _ => crate::wasi_testsuite::run::run_filtered(dir, runtimes, jobs, &keep)?,
+    };
+    if results.is_empty() {
+        bail!("no wasi-testsuite test under {} matches", dir.display());
+    }
+    let versions = runtimes
+        .iter()
+        .map(|rt| {
+            let avail = rt.availability();
+            serde_json::json!({
+                "name": rt.name(),
+                "version": rt.version(),
+                "available": avail == Availability::Available,
+                "reason": match &avail { Availability::Available => None, Availability::NotAvailable(w) => Some(w.clone()) },
+            })
+        })
+        .collect();
+    finish(args, runtimes, versions, &results)
 }
 
 /// Runs every prepared scenario on one runtime with `jobs` threads; results in input order.

@@ -9,6 +9,7 @@ mod cli_fuzz;
 mod cli_run;
 mod coverage;
 mod report;
+mod wasi_testsuite;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +56,8 @@ enum Command {
     Generate(coverage::GenerateArgs),
     /// Differential fuzzing against the reference (stable toolchain, seeded, deterministic).
     Fuzz(cli_fuzz::FuzzArgs),
+    /// Write the scenarios as wasi-testsuite tests (`--wasi-testsuite DIR`).
+    Export(wasi_testsuite::export::ExportArgs),
     /// Run every runtime over the suite and write the compatibility report (HTML,
     /// Markdown, JSON, JUnit XML) into `reports/` (or `--out DIR`).
     Report(report::ReportArgs),
@@ -139,6 +142,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Coverage(args) => coverage::run(args),
         Command::Generate(args) => coverage::generate(args),
         Command::Fuzz(args) => cli_fuzz::run(args),
+        Command::Export(args) => wasi_testsuite::export::run(args),
         Command::Report(args) => report::run(args),
     }
 }

@@ -113,7 +113,14 @@ pub enum TraceSink {
     /// runtimes driven as a command line, whose memory cannot be read afterwards. A
     /// scenario that closes or renumbers fd 2 loses the frames written after that.
     Stderr,
+    /// The module judges itself, for harnesses that only look at the exit code and stdout
+    /// (the wasi-testsuite export): see [`self_check`]. Its layout differs from the other
+    /// two variants; nothing reads its trace.
+    SelfCheck,
 }
+
+pub mod self_check;
+pub use self_check::{compile_self_checking, SelfCheckError, SELF_CHECK_EXIT};
 
 /// Frame header magic (`\0WCTFRM`), followed by `seq u32, len u32`.
 pub const FRAME_MAGIC: &[u8; 8] = b"\0WCTFRM\0";
@@ -174,6 +181,8 @@ struct Compiler {
     frame: (u32, u32, u32, u32, u32),
     /// Import index of `fd_write` in the [`TraceSink::Stderr`] variant.
     flush_with: Option<u32>,
+    /// [`TraceSink::SelfCheck`] only: what the checks need (see [`self_check`]).
+    check: Option<self_check::CheckState>,
 }
 
 fn mem(offset: u64, align: u32) -> MemArg {
@@ -213,6 +222,7 @@ impl Compiler {
             sink,
             frame: (0, 0, 0, 0, 0),
             flush_with: None,
+            check: None,
         };
         c.frame = (c.alloc(16), c.alloc(8), c.alloc(24), c.alloc(8), c.alloc(4));
         c
@@ -352,11 +362,19 @@ impl Compiler {
             .fixture
             .preopens
             .iter()
-            .map(|p| {
-                let len = p.binding.len() as u32;
-                (self.put(p.binding.clone().into_bytes()), len)
+            .enumerate()
+            .map(|(i, p)| {
+                let name = match &self.check {
+                    Some(c) => c.guest_names[i].clone(),
+                    None => p.binding.clone(),
+                };
+                let len = name.len() as u32;
+                (self.put(name.into_bytes()), len)
             })
             .collect();
+        if self.sink == TraceSink::SelfCheck {
+            self.self_check_prepare(s);
+        }
 
         // Steps first: they decide the imports and the data layout.
         let mut steps_code: Vec<I<'static>> = Vec::new();
@@ -381,6 +399,8 @@ impl Compiler {
         let match_fn = nimports;
         let start_fn = nimports + 1;
         let write_frame_fn = nimports + 2;
+        // Only in the SelfCheck variant, which has no `$write_frame`.
+        let (fail_fn, memeq_fn) = (nimports + 2, nimports + 3);
 
         let mut types = TypeSection::new();
         let mut type_ids: Vec<(Vec<ValType>, Vec<ValType>)> = Vec::new();
@@ -408,6 +428,10 @@ impl Compiler {
         if self.flush_with.is_some() {
             funcs.function(start_ty);
         }
+        if self.check.is_some() {
+            funcs.function(type_of(self_check::FAIL_PARAMS.to_vec(), vec![], &mut types));
+            funcs.function(type_of(vec![ValType::I32; 3], vec![ValType::I32], &mut types));
+        }
 
         let pages = (self.layout.end as u64).div_ceil(65536) + 1;
         let mut memories = MemorySection::new();
@@ -429,12 +453,18 @@ impl Compiler {
             .into_iter()
             .map(|i| match i {
                 I::Call(WRITE_FRAME_PLACEHOLDER) => I::Call(write_frame_fn),
+                I::Call(self_check::FAIL_PLACEHOLDER) => I::Call(fail_fn),
+                I::Call(self_check::MEMEQ_PLACEHOLDER) => I::Call(memeq_fn),
                 other => other,
             })
             .collect();
         code.function(&self.start_body(prestat_get, prestat_name, match_fn, &want, steps_code));
         if let Some(fd_write) = self.flush_with {
             code.function(&self.write_frame_body(fd_write));
+        }
+        if let Some(c) = &self.check {
+            code.function(&c.fail_body());
+            code.function(&self_check::memeq_body());
         }
 
         let mut data = DataSection::new();
@@ -460,6 +490,10 @@ impl Compiler {
         if self.flush_with.is_some() {
             fn_names.append(write_frame_fn, "write_frame");
         }
+        if self.check.is_some() {
+            fn_names.append(fail_fn, "self_check_failed");
+            fn_names.append(memeq_fn, "memeq");
+        }
         let mut names = wasm_encoder::NameSection::new();
         names.functions(&fn_names);
         m.section(&names);
@@ -475,7 +509,12 @@ impl Compiler {
         steps: Vec<I<'static>>,
     ) -> Body {
         // locals: 0 fd, 1 count, 2 entry, 3 len, 4 scratch i64
-        let mut b = Body::new(vec![(4, ValType::I32), (1, ValType::I64), (1, ValType::I32)]);
+        let mut locals = vec![(4, ValType::I32), (1, ValType::I64), (1, ValType::I32)];
+        if self.check.is_some() {
+            // self_check::VALUE
+            locals.push((1, ValType::I64));
+        }
+        let mut b = Body::new(locals);
         let l = &self.layout;
         let (fd, count, entry, len) = (0, 1, 2, 3);
         let mut ins: Vec<I> = vec![
@@ -568,6 +607,9 @@ impl Compiler {
             I::LocalGet(count),
             I::I32Store(mem(12, 2)),
         ]);
+        if let Some(c) = &self.check {
+            ins.extend(c.preopens_found(l.slots_at, self.imports.len() as u32 + 2));
+        }
         for i in ins.iter().chain(steps.iter()) {
             b.instruction(i);
         }
@@ -634,6 +676,9 @@ impl Compiler {
         code.extend(after);
         if f.returns == Returns::Errno {
             self.flush(code);
+        }
+        if self.sink == TraceSink::SelfCheck {
+            self.self_check_step(k, step, &sl, code);
         }
         self.layout.steps.push(sl);
     }

@@ -1,0 +1,32 @@
+;; Writes every environment variable to stdout, one per line (env, stdout).
+(module
+  (import "wasi_snapshot_preview1" "environ_sizes_get" (func $sizes (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "environ_get" (func $get (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+  ;; 0 count, 4 buffer size, 16 "\n", 32 iovec, 48 nwritten, 1024 pointers, 4096 strings
+  (memory (export "memory") 1 1)
+  (data (i32.const 16) "\n")
+  (func $write (param $p i32) (param $n i32)
+    (i32.store (i32.const 32) (local.get $p))
+    (i32.store (i32.const 36) (local.get $n))
+    (if (call $fd_write (i32.const 1) (i32.const 32) (i32.const 1) (i32.const 48))
+      (then (call $proc_exit (i32.const 2)))))
+  (func $line (param $p i32)
+    (local $n i32)
+    (block $end (loop $more
+      (br_if $end (i32.eqz (i32.load8_u (i32.add (local.get $p) (local.get $n)))))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $more)))
+    (call $write (local.get $p) (local.get $n))
+    (call $write (i32.const 16) (i32.const 1)))
+  (func (export "_start")
+    (local $i i32)
+    (if (call $sizes (i32.const 0) (i32.const 4)) (then (call $proc_exit (i32.const 1))))
+    (if (call $get (i32.const 1024) (i32.const 4096)) (then (call $proc_exit (i32.const 1))))
+    (local.set $i (i32.const 0))
+    (block $end (loop $more
+      (br_if $end (i32.ge_u (local.get $i) (i32.load (i32.const 0))))
+      (call $line (i32.load (i32.add (i32.const 1024) (i32.shl (local.get $i) (i32.const 2)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $more)))))
