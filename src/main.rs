@@ -64,6 +64,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A worker process for a crash-isolated in-process runtime serves runs and exits here.
+    wasi_conform_runners::isolated::serve_if_worker();
     // Keep panic backtraces, but stop anyhow (used inside wasmtime) from capturing one on
     // every guest trap: a large cost in a loop of runs.
     // SAFETY: single-threaded at this point.

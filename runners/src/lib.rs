@@ -13,6 +13,7 @@ pub mod command;
 pub mod configured;
 pub mod deno;
 pub mod engine;
+pub mod isolated;
 pub mod iwasm;
 pub mod js;
 pub mod matrix;
@@ -136,16 +137,18 @@ fn crashed(msg: String, started: Instant) -> Outcome {
     }
 }
 
-/// Every runtime wasi-conform knows, available or not, in report order.
+/// Every runtime wasi-conform knows, available or not, in report order. In-process
+/// adapters named by `WASI_CONFORM_ISOLATE` (default: Wasmer) run in worker processes when
+/// the program called [`isolated::serve_if_worker`] (see [`isolated`]).
 pub fn all_runtimes() -> Vec<Box<dyn Runtime>> {
     configured::with_configured(vec![
         Box::new(reference::Reference::new()),
-        Box::new(wasmtime::Wasmtime::new()),
-        Box::new(wasmi::Wasmi::new()),
+        isolated::isolate_if_configured(Box::new(wasmtime::Wasmtime::new())),
+        isolated::isolate_if_configured(Box::new(wasmi::Wasmi::new())),
         Box::new(node::Node::new()),
         Box::new(bun::Bun::new()),
         Box::new(deno::Deno::new()),
-        Box::new(wasmer::Wasmer::new()),
+        isolated::isolate_if_configured(Box::new(wasmer::Wasmer::new())),
         Box::new(wasmedge::runtime()),
         Box::new(iwasm::runtime()),
     ])

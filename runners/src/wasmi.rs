@@ -137,6 +137,13 @@ impl Runtime for Wasmi {
     }
 
     fn run(&self, case: &TestCase, sandbox: &Sandbox) -> Execution {
+        self.run_with_preopens(case, sandbox.preopens())
+    }
+}
+
+impl Wasmi {
+    /// Runs a case with explicit (guest name, host directory) preopens.
+    pub fn run_with_preopens(&self, case: &TestCase, preopens: &[(String, std::path::PathBuf)]) -> Execution {
         let module = match self.module(case) {
             Ok(m) => m,
             Err(e) => return Execution::crash(e),
@@ -156,7 +163,7 @@ impl Runtime for Wasmi {
         b.stdin(Box::new(ReadPipe::new(Cursor::new(case.fixture.stdin.clone()))));
         b.stdout(Box::new(WritePipe::from_shared(stdout.clone())));
         b.stderr(Box::new(WritePipe::from_shared(stderr.clone())));
-        for (guest, host) in sandbox.preopens() {
+        for (guest, host) in preopens {
             let dir = match Dir::open_ambient_dir(host, ambient_authority()) {
                 Ok(d) => d,
                 Err(e) => return Execution::crash(format!("open preopen {guest}: {e}")),

@@ -28,6 +28,8 @@ use wasi_conform_suite::expectations::{Expectations, Status};
 const MIN_PER_FUNCTION: usize = 3;
 
 fn main() {
+    // Crash-isolated runtimes re-run this harness as their worker process.
+    wasi_conform_runners::isolated::serve_if_worker();
     // See src/main.rs: no backtrace capture on every guest trap.
     // SAFETY: single-threaded at this point.
     unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
