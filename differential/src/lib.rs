@@ -15,5 +15,6 @@ pub mod minimise;
 pub mod normalise;
 pub mod oracle;
 pub mod program;
+pub mod target;
 pub mod triage;
 pub mod write;
