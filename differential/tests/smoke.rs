@@ -102,7 +102,8 @@ fn every_generated_program_round_trips_through_the_writer() {
         p.id = format!("{}/generated-{i}", p.steps[0].function.name);
         for st in &mut p.steps {
             if st.function.returns == wasi_conform_abi::Returns::Errno {
-                st.expect.errno = Some(wasi_conform_suite::scenario::ErrnoExpect::One(wasi_conform_abi::Errno::Success));
+                st.expect.errno =
+                    Some(wasi_conform_suite::scenario::ErrnoExpect::One(wasi_conform_abi::Errno::Success));
             }
         }
         let yaml = write::to_yaml(&p);
