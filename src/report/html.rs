@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::escape::{json_in_script, xml};
-use super::model::{Report, ResultRow, Tally};
+use super::model::{Report, ResultRow, Tally, TestRow};
 use super::REGENERATE;
 
 const CSS: &str = include_str!("assets/report.css");
@@ -468,15 +468,15 @@ fn wasi_testsuite(s: &mut String, r: &Report) {
     };
     let mut runtimes: Vec<&str> = Vec::new();
     let mut tests: Vec<&str> = Vec::new();
-    let mut cells: BTreeMap<(&str, &str), &ResultRow> = BTreeMap::new();
+    let mut cells: BTreeMap<(&str, &str), &TestRow> = BTreeMap::new();
     for x in &w.results {
         if !runtimes.contains(&x.runtime.as_str()) {
             runtimes.push(&x.runtime);
         }
-        if !tests.contains(&x.scenario.as_str()) {
-            tests.push(&x.scenario);
+        if !tests.contains(&x.test.as_str()) {
+            tests.push(&x.test);
         }
-        cells.insert((&x.runtime, &x.scenario), x);
+        cells.insert((&x.runtime, &x.test), x);
     }
     let _ = write!(
         s,
@@ -570,7 +570,7 @@ mod tests {
         }]);
         r.wasi_testsuite = Some(super::super::model::WasiTestsuite {
             dir: "tests/wasi-testsuite".into(),
-            results: vec![ResultRow::from_case(&wasi_conform_runners::matrix::CaseResult {
+            results: vec![TestRow::from_case(&wasi_conform_runners::matrix::CaseResult {
                 scenario: "fd_write-hello".into(),
                 function: "wasi-testsuite".into(),
                 runtime: "wasmtime".into(),

@@ -4,14 +4,45 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use serde::Serialize;
 
 use super::model::{Report, SCHEMA};
 
-/// The report as JSON text, with a final newline.
+/// The report as JSON text: one top-level field per line, and one element per line for
+/// the arrays (so that a changed result is a one-line diff in the published file, which
+/// stays a third of the size of fully indented JSON).
 pub fn render(r: &Report) -> String {
-    let mut s = serde_json::to_string_pretty(r).expect("a report always serialises");
-    s.push('\n');
-    s
+    let mut out = String::from("{\n");
+    field(&mut out, "schema", &r.schema);
+    field(&mut out, "meta", &r.meta);
+    list(&mut out, "runtimes", &r.runtimes);
+    list(&mut out, "functions", &r.functions);
+    list(&mut out, "scenarios", &r.scenarios);
+    list(&mut out, "results", &r.results);
+    field(&mut out, "denial", &r.denial);
+    field(&mut out, "divergences", &r.divergences);
+    field(&mut out, "wasi_testsuite", &r.wasi_testsuite);
+    field(&mut out, "baseline", &r.baseline);
+    // The last field's comma.
+    out.truncate(out.len() - 2);
+    out.push_str("\n}\n");
+    out
+}
+
+fn compact<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("a report always serialises")
+}
+
+fn field<T: Serialize>(out: &mut String, key: &str, v: &T) {
+    out.push_str(&format!("  {}: {},\n", compact(&key), compact(v)));
+}
+
+fn list<T: Serialize>(out: &mut String, key: &str, items: &[T]) {
+    if items.is_empty() {
+        return field(out, key, &items);
+    }
+    let lines: Vec<String> = items.iter().map(|x| format!("    {}", compact(x))).collect();
+    out.push_str(&format!("  {}: [\n{}\n  ],\n", compact(&key), lines.join(",\n")));
 }
 
 /// Parses a `report.json`, refusing another schema.
@@ -38,8 +69,29 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let r = sample();
-        assert_eq!(parse(&render(&r)).unwrap(), r);
+        let mut r = sample();
+        r.baseline = Some(crate::report::baseline::diff(&sample(), &r));
+        r.wasi_testsuite = Some(crate::report::model::WasiTestsuite { dir: "t".into(), results: vec![test_row()] });
+        r.divergences.findings = Some(Vec::new());
+        let text = render(&r);
+        assert_eq!(parse(&text).unwrap(), r);
+        // One result per line.
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.iter().any(|l| l.starts_with("    {\"runtime\":\"wasmtime\",\"scenario\":\"fd_write/b\"")));
+        assert_eq!(lines.iter().filter(|l| l.starts_with("    {\"runtime\":")).count(), r.results.len());
+        assert!(lines[1].starts_with("  \"schema\": \"wasi-conform/report/v1\""));
+    }
+
+    fn test_row() -> crate::report::model::TestRow {
+        crate::report::model::TestRow {
+            runtime: "wasmtime".into(),
+            test: "a/b".into(),
+            suite: "a".into(),
+            status: "not-available".into(),
+            verdict: "not-available".into(),
+            message: "skipped: needs sockets".into(),
+            reproduce: "x".into(),
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@
 use std::fmt::Write as _;
 
 use super::escape::xml;
-use super::model::{Report, ResultRow, RuntimeDiff};
+use super::model::{Report, ResultRow, RuntimeDiff, TestRow};
 
 /// The whole `junit.xml`.
 pub fn render(r: &Report) -> String {
@@ -40,7 +40,7 @@ pub fn render(r: &Report) -> String {
             props.push(("runtime.expectations".into(), e.clone()));
         }
         if rt.available {
-            let cases: Vec<Case> = rows.iter().map(|x| case(x, &function_of(r, &x.scenario))).collect();
+            let cases: Vec<Case> = rows.iter().map(|x| scenario_case(x, &function_of(r, &x.scenario))).collect();
             suites.push_str(&suite(&rt.name, rt.elapsed_s, &r.meta.date_utc, &props, &cases, diff, &mut totals));
         } else {
             let why = format!("not available: {}", rt.reason.as_deref().unwrap_or(""));
@@ -64,8 +64,7 @@ pub fn render(r: &Report) -> String {
             }
         }
         for rt in runtimes {
-            let cases: Vec<Case> =
-                w.results.iter().filter(|x| x.runtime == rt).map(|x| case(x, "wasi-testsuite")).collect();
+            let cases: Vec<Case> = w.results.iter().filter(|x| x.runtime == rt).map(test_case).collect();
             let mut props = provenance(r);
             props.push(("wasi-testsuite.dir".into(), w.dir.clone()));
             suites.push_str(&suite(
@@ -110,17 +109,54 @@ fn function_of(r: &Report, scenario: &str) -> String {
     r.scenarios.iter().find(|s| s.id == scenario).map(|s| s.function.clone()).unwrap_or_else(|| "unknown".into())
 }
 
-fn case(x: &ResultRow, group: &str) -> Case {
+/// What [`case`] needs of a scenario's or a wasi-testsuite test's result.
+struct Outcome<'a> {
+    runtime: &'a str,
+    name: &'a str,
+    group: &'a str,
+    status: &'a str,
+    verdict: &'a str,
+    message: &'a str,
+    reproduce: &'a str,
+}
+
+fn scenario_case(x: &ResultRow, function: &str) -> Case {
+    case(Outcome {
+        runtime: &x.runtime,
+        name: &x.scenario,
+        group: function,
+        status: &x.status,
+        verdict: &x.verdict,
+        message: &x.message,
+        reproduce: &x.reproduce,
+    })
+}
+
+fn test_case(x: &TestRow) -> Case {
+    case(Outcome {
+        runtime: &x.runtime,
+        name: &x.test,
+        group: &x.suite,
+        status: &x.status,
+        verdict: &x.verdict,
+        message: &x.message,
+        reproduce: &x.reproduce,
+    })
+}
+
+fn case(x: Outcome) -> Case {
     let first = x.message.lines().next().unwrap_or("").to_owned();
     let text = format!("{}\nreproduce: {}", x.message, x.reproduce);
-    let body = match x.status.as_str() {
+    let body = match x.status {
         "pass" => Body::Pass,
         "expected-fail" => Body::Skipped(format!("expected failure: {first}")),
+        "not-available" => Body::Skipped(format!("not run: {first}")),
         "unexpected-pass" => Body::Failure { kind: "unexpected-pass".into(), message: first, text },
         "error" => Body::Error { message: first, text },
-        _ => Body::Failure { kind: x.verdict.clone(), message: first, text },
+        // `fail`, and any status a later schema adds: not a pass.
+        _ => Body::Failure { kind: x.verdict.to_owned(), message: first, text },
     };
-    Case { name: x.scenario.clone(), classname: format!("{}.{group}", x.runtime), body }
+    Case { name: x.name.to_owned(), classname: format!("{}.{}", x.runtime, x.group), body }
 }
 
 fn provenance(r: &Report) -> Vec<(String, String)> {

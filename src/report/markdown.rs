@@ -289,21 +289,23 @@ fn wasi_testsuite(r: &Report) -> String {
             runtimes.push(&x.runtime);
         }
     }
-    let mut s = String::from("| runtime | passes | not passing |\n|---|---:|---|\n");
+    let mut s = String::from("| runtime | passes | not run | not passing |\n|---|---:|---:|---|\n");
     for rt in &runtimes {
         let rows: Vec<_> = w.results.iter().filter(|x| x.runtime == *rt).collect();
-        let passed = rows.iter().filter(|x| x.passed()).count();
-        let failing: Vec<String> = rows
+        let ran: Vec<_> = rows.iter().filter(|x| x.ran()).collect();
+        let passed = ran.iter().filter(|x| x.passed()).count();
+        let failing: Vec<String> = ran
             .iter()
             .filter(|x| !x.passed())
-            .map(|x| format!("`{}` ({})", md_cell(&x.scenario), md_cell(&x.status)))
+            .map(|x| format!("`{}` ({})", md_cell(&x.test), md_cell(&x.verdict)))
             .collect();
         let _ = writeln!(
             s,
-            "| {} | {passed} / {} ({}) | {} |",
+            "| {} | {passed} / {} ({}) | {} | {} |",
             md_cell(rt),
-            rows.len(),
-            pct(passed, rows.len()),
+            ran.len(),
+            pct(passed, ran.len()),
+            rows.len() - ran.len(),
             if failing.is_empty() { "-".to_owned() } else { failing.join(", ") }
         );
     }

@@ -55,9 +55,17 @@ pub struct ReportArgs {
     /// Parallel runs per runtime (default: number of CPUs).
     #[arg(long, conflicts_with = "from")]
     jobs: Option<usize>,
+    /// Also run this directory of wasi-testsuite-format tests (`*.wasm` + `*.json`) on the
+    /// same runtimes: its own section of the report.
+    #[arg(long, value_name = "DIR", conflicts_with = "from")]
+    wasi_testsuite: Option<PathBuf>,
     /// Do not run anything: render this `report.json` again (after a renderer change).
     #[arg(long)]
     from: Option<PathBuf>,
+    /// The README whose table (between its `wasi-conform report` markers) to rewrite;
+    /// default: the repository's README.md when `--out` is not given, none otherwise.
+    #[arg(long)]
+    readme: Option<PathBuf>,
 }
 
 /// The repository root (the parent of `suite/`).
@@ -82,8 +90,9 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
     }
     write_all(&report, &out)?;
     println!("wrote {}/{{index.html,summary.md,report.json,junit.xml}}", out.display());
-    if default_out {
-        update_readme(&repo.join("README.md"), &report)?;
+    let readme = args.readme.clone().or_else(|| default_out.then(|| repo.join("README.md")));
+    if let Some(path) = readme {
+        update_readme(&path, &report)?;
     }
     print_summary(&report);
     Ok(ExitCode::SUCCESS)
@@ -117,6 +126,18 @@ fn collect_report(args: &ReportArgs, repo: &Path) -> Result<Report> {
         runtime_infos.push(run.info);
         results.extend(run.results);
     }
+    let wasi_testsuite = match &args.wasi_testsuite {
+        Some(dir) => {
+            let rows = crate::wasi_testsuite::run_dir(dir, &runtimes, jobs)
+                .with_context(|| format!("wasi-testsuite directory {}", dir.display()))?;
+            eprintln!("wasi-testsuite: {} results from {}", rows.len(), dir.display());
+            Some(model::WasiTestsuite {
+                dir: dir.display().to_string(),
+                results: rows.iter().map(model::TestRow::from_case).collect(),
+            })
+        }
+        None => None,
+    };
     let findings = collect::load_findings(&repo.join("fuzz").join("findings.json"))?;
     let divergences = collect::divergences(&infos, findings)?;
     let (git_commit, git_dirty) = host::git(repo);
@@ -137,7 +158,7 @@ fn collect_report(args: &ReportArgs, repo: &Path) -> Result<Report> {
         results,
         denial,
         divergences,
-        wasi_testsuite: None,
+        wasi_testsuite,
         baseline: None,
     })
 }

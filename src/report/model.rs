@@ -153,20 +153,6 @@ pub struct ResultRow {
 }
 
 impl ResultRow {
-    /// A row from a result without per-step observations (the wasi-testsuite runner's).
-    pub fn from_case(r: &CaseResult) -> ResultRow {
-        ResultRow {
-            runtime: r.runtime.clone(),
-            scenario: r.scenario.clone(),
-            status: r.status.to_owned(),
-            verdict: r.verdict.to_owned(),
-            message: r.message.clone(),
-            reproduce: r.reproduce.clone(),
-            ending: None,
-            steps: Vec::new(),
-        }
-    }
-
     /// Whether the runtime behaved as the scenario says (whatever the expectation file says).
     pub fn passed(&self) -> bool {
         self.verdict == "pass"
@@ -211,7 +197,48 @@ pub struct Finding {
 pub struct WasiTestsuite {
     /// The directory as given.
     pub dir: String,
-    pub results: Vec<ResultRow>,
+    /// One per runtime × test, runtime by runtime.
+    pub results: Vec<TestRow>,
+}
+
+/// The result of one wasi-testsuite test on one runtime.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestRow {
+    pub runtime: String,
+    /// The test's id: its path under the directory, without `.wasm`.
+    pub test: String,
+    /// The suite it belongs to (its `manifest.json` name, or its directory).
+    pub suite: String,
+    /// `pass`, `fail`, `not-available` (runtime not installed, or a test it cannot run), `error`.
+    pub status: String,
+    /// `pass`, `fail`, `escape`, `timeout`, `crash`, `not-available`, `error`.
+    pub verdict: String,
+    pub message: String,
+    pub reproduce: String,
+}
+
+impl TestRow {
+    /// A row from the wasi-testsuite runner's result.
+    pub fn from_case(r: &CaseResult) -> TestRow {
+        TestRow {
+            runtime: r.runtime.clone(),
+            test: r.scenario.clone(),
+            suite: r.function.clone(),
+            status: r.status.to_owned(),
+            verdict: r.verdict.to_owned(),
+            message: r.message.clone(),
+            reproduce: r.reproduce.clone(),
+        }
+    }
+
+    pub fn passed(&self) -> bool {
+        self.verdict == "pass"
+    }
+
+    /// Whether the test ran at all.
+    pub fn ran(&self) -> bool {
+        self.status != "not-available"
+    }
 }
 
 /// What changed since a previous report.

@@ -54,8 +54,9 @@
   function show(el, on) { el.classList.toggle("hidden", !on); }
 
   function apply(st) {
-    each("input[name=runtime]", function (c) { c.checked = st.runtimes.indexOf(c.value) >= 0; });
-    each("input[name=status]", function (c) { c.checked = st.statuses.indexOf(c.value) >= 0; });
+    // The `checked` attribute too (defaultChecked), so that a DOM dump shows the state.
+    each("input[name=runtime]", function (c) { c.checked = c.defaultChecked = st.runtimes.indexOf(c.value) >= 0; });
+    each("input[name=status]", function (c) { c.checked = c.defaultChecked = st.statuses.indexOf(c.value) >= 0; });
     document.getElementById("function-filter").value = st.func;
     var rtOn = function (r) { return !r || st.runtimes.indexOf(r) >= 0; };
     var fnOn = function (f) { return !st.func || !f || f === st.func; };

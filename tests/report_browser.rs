@@ -1,0 +1,164 @@
+//! The HTML report in a real browser: a report of a small real run (the reference and
+//! Wasmtime over the `path_` scenarios) opened in headless Chromium, whose DOM after load
+//! is dumped and read. Checked: no console message or uncaught error (Chromium's stderr,
+//! and the page's own error hook, `#console-errors`), the matrix has a row per runtime,
+//! and the filters and the drill-down, driven through the URL fragment, leave the state
+//! the page's script mirrors into `#filter-state`.
+//!
+//! Chromium is required: without it the test fails and says how to install it (`.ci/run`
+//! installs Debian's `chromium`). `CHROMIUM=/path/to/chrome` selects another binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn chromium() -> PathBuf {
+    if let Some(p) = std::env::var_os("CHROMIUM") {
+        return PathBuf::from(p);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        for name in ["chromium", "chromium-browser", "google-chrome"] {
+            let p = dir.join(name);
+            if p.is_file() {
+                return p;
+            }
+        }
+    }
+    panic!(
+        "chromium not found on PATH: the HTML report's browser test needs it. Install Debian's chromium \
+         (`apt-get install -y --no-install-recommends chromium`; .ci/run does this) or set CHROMIUM to a \
+         Chromium or Chrome binary"
+    );
+}
+
+/// The DOM of `url` after load, and Chromium's stderr. Chromium's profile, cache and home
+/// are inside `scratch`.
+fn dump_dom(url: &str, scratch: &Path) -> (String, String) {
+    let mut child = Command::new(chromium())
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--no-first-run"])
+        .arg(format!("--user-data-dir={}", scratch.join("profile").display()))
+        .args(["--dump-dom", url])
+        .env("HOME", scratch)
+        .env("XDG_CONFIG_HOME", scratch.join("config"))
+        .env("XDG_CACHE_HOME", scratch.join("cache"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start chromium");
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut out, &mut s).unwrap();
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut err, &mut s).unwrap();
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "chromium exited with {status}: {}", err_reader.join().unwrap());
+            break;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("chromium did not finish loading {url} in 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (reader.join().unwrap(), err_reader.join().unwrap())
+}
+
+/// The value of `attr` on the element with `id` (as Chromium serialises it).
+fn attr(dom: &str, id: &str, attr: &str) -> String {
+    let at = dom.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no #{id} in the page"));
+    let start = dom[..at].rfind('<').unwrap();
+    let tag = &dom[start..start + dom[start..].find('>').unwrap()];
+    let key = format!(" {attr}=\"");
+    let v = tag.find(&key).unwrap_or_else(|| panic!("#{id} has no {attr}: {tag}"));
+    let rest = &tag[v + key.len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+/// Checks a load had no console output nor uncaught error, and the script ran to its end.
+fn loaded_cleanly(dom: &str, stderr: &str) {
+    let console: Vec<&str> = stderr.lines().filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught")).collect();
+    assert!(console.is_empty(), "console messages while loading the report:\n{}", console.join("\n"));
+    assert_eq!(attr(dom, "console-errors", "data-count"), "0", "errors recorded by the page");
+    assert!(dom.contains("<body data-ready=\"true\">"), "the page's script did not finish");
+}
+
+#[test]
+fn html_report_in_headless_chromium() {
+    let browser = chromium();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("report");
+    let gen = Command::new(env!("CARGO_BIN_EXE_wasi-conform"))
+        .args(["report", "--runtime", "reference,wasmtime", "--filter", "path_", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(gen.status.success(), "report failed: {}", String::from_utf8_lossy(&gen.stderr));
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let results = report["results"].as_array().unwrap();
+    let scenarios = report["scenarios"].as_array().unwrap();
+    let page = format!("file://{}", out.join("index.html").display());
+    eprintln!("{} on {page}", browser.display());
+
+    // Everything shown.
+    let (dom, stderr) = dump_dom(&page, tmp.path());
+    loaded_cleanly(&dom, &stderr);
+    let matrix = &dom[dom.find("id=\"matrix-table\"").expect("matrix table")..];
+    let matrix = &matrix[..matrix.find("</table>").unwrap()];
+    assert_eq!(matrix.matches("<tr data-runtime=").count(), 2, "one matrix row per runtime");
+    for rt in ["reference", "wasmtime"] {
+        assert!(matrix.contains(&format!("<tr data-runtime=\"{rt}\"")), "{rt} row");
+        assert!(!matrix.contains(&format!("<tr data-runtime=\"{rt}\" class=\"hidden\"")), "{rt} row shown");
+    }
+    assert_eq!(attr(&dom, "filter-state", "data-visible-scenarios"), scenarios.len().to_string());
+    assert_eq!(attr(&dom, "filter-state", "data-visible-matrix-rows"), "2");
+    assert_eq!(attr(&dom, "detail", "hidden"), "");
+
+    // Wasmtime's expected failures only, one of them opened.
+    let xfail: Vec<&str> = results
+        .iter()
+        .filter(|r| r["runtime"] == "wasmtime" && r["status"] == "expected-fail")
+        .map(|r| r["scenario"].as_str().unwrap())
+        .collect();
+    assert!(!xfail.is_empty(), "wasmtime has known failures among the path_ scenarios");
+    let (dom, stderr) =
+        dump_dom(&format!("{page}#runtime=wasmtime&status=expected-fail&scenario={}", xfail[0]), tmp.path());
+    loaded_cleanly(&dom, &stderr);
+    assert_eq!(attr(&dom, "filter-state", "data-runtimes"), "wasmtime");
+    assert_eq!(attr(&dom, "filter-state", "data-statuses"), "expected-fail");
+    assert_eq!(attr(&dom, "filter-state", "data-visible-scenarios"), xfail.len().to_string());
+    assert_eq!(attr(&dom, "filter-state", "data-visible-matrix-rows"), "1");
+    assert!(dom.contains("<tr data-runtime=\"reference\" class=\"hidden\">"), "reference's matrix row hidden");
+    assert!(dom.contains("<input type=\"checkbox\" name=\"status\" value=\"pass\">"), "pass unchecked");
+    // The drill-down: expected vs observed per step, and wasmtime's reproduce command.
+    let detail = &dom[dom.find("<aside id=\"detail\"").unwrap()..];
+    let detail = &detail[..detail.find("</aside>").unwrap()];
+    assert!(!detail.starts_with("<aside id=\"detail\" hidden"), "the drill-down is open");
+    assert!(detail.contains(&format!("<h2>{}</h2>", xfail[0])), "{detail}");
+    assert!(detail.contains("Expected vs observed per step"), "{detail}");
+    assert!(detail.contains(&format!(
+        "<code class=\"reproduce\">cargo run --release -- run --runtime wasmtime --scenario {}</code>",
+        xfail[0]
+    )));
+    assert!(detail.contains("<td class=\"bad\">") || detail.contains("known failure"), "{detail}");
+
+    // One function: the other functions' scenarios and matrix columns are hidden.
+    let (dom, stderr) = dump_dom(&format!("{page}#function=path_open"), tmp.path());
+    loaded_cleanly(&dom, &stderr);
+    let path_open = scenarios.iter().filter(|s| s["function"] == "path_open").count();
+    assert!(path_open > 0 && path_open < scenarios.len());
+    assert_eq!(attr(&dom, "filter-state", "data-function"), "path_open");
+    assert_eq!(attr(&dom, "filter-state", "data-visible-scenarios"), path_open.to_string());
+    assert!(dom.contains("<th class=\"fn hidden\" data-function=\"path_rename\">"), "other columns hidden");
+    assert!(dom.contains("<th class=\"fn\" data-function=\"path_open\">"), "path_open column shown");
+}
