@@ -14,11 +14,18 @@
 //! 1. An empty path → `noent` (POSIX; A7).
 //! 2. A NUL byte anywhere → `inval` (A8).
 //! 3. Invalid UTF-8 → `ilseq` (a witx `string` is UTF-8; Wasmtime does this).
+//! 3a. A path of [`PATH_MAX`] bytes or more → `nametoolong` (Linux `getname`: `PATH_MAX`
+//!     counts the terminating NUL, so 4095 bytes is the longest path).
 //! 4. A base that is not a directory → `notdir` (POSIX `*at`; A9).
 //! 5. An absolute path (leading `/`) → `perm` (A1).
 //! 6. Components are split on `/`; repeated slashes collapse; `.` stays where it is; `..`
 //!    goes to the parent but never above the base: going above → `perm` (A1), even when the
 //!    path would come back in (`../base-name/x`).
+//! 6a. A component longer than [`NAME_MAX`] bytes → `nametoolong` when it is looked up, in
+//!     path order, whether or not it exists (POSIX `ENAMETOOLONG`: "the length of a
+//!     component of a pathname is longer than {NAME_MAX}"; Linux checks it in every file
+//!     system's lookup, e.g. `simple_lookup`, `ext4_lookup`). Components of symlink targets
+//!     too, when followed.
 //! 7. An intermediate component that does not exist → `noent`; that is a regular file →
 //!    `notdir` (POSIX; A9); that is a symlink → always followed (POSIX).
 //! 8. Following a symlink: a relative target is resolved from the symlink's own directory,
@@ -40,6 +47,11 @@
 use wasi_conform_abi::Errno;
 
 use crate::fs::{Fs, Ino, Kind};
+
+/// Longest path component, in bytes (Linux `NAME_MAX`).
+pub const NAME_MAX: usize = 255;
+/// Paths must be shorter than this, in bytes (Linux `PATH_MAX`, which counts the NUL).
+pub const PATH_MAX: usize = 4096;
 
 /// Symlink expansions allowed in one resolution (Linux `MAXSYMLINKS`); one more is `loop`.
 pub const MAX_SYMLINK_EXPANSIONS: u32 = 40;
@@ -81,6 +93,10 @@ pub fn resolve(fs: &Fs, base: Ino, path: &[u8], follow: Follow) -> Result<Target
     if std::str::from_utf8(path).is_err() {
         return Err(Errno::Ilseq);
     }
+    // Rule 3a (Linux `getname`: ENAMETOOLONG from PATH_MAX bytes on).
+    if path.len() >= PATH_MAX {
+        return Err(Errno::Nametoolong);
+    }
     // Rule 4 (POSIX `openat` & co. on a non-directory base: ENOTDIR; divergences A9).
     if !fs.is_dir(base) {
         return Err(Errno::Notdir);
@@ -118,6 +134,11 @@ pub fn resolve(fs: &Fs, base: Ino, path: &[u8], follow: Follow) -> Result<Target
                 return Ok(Target { dir, name, ino: Some(ino), trailing_slash });
             }
             continue;
+        }
+
+        // Rule 6a (POSIX ENAMETOOLONG; Linux file systems check it in lookup).
+        if name.len() > NAME_MAX {
+            return Err(Errno::Nametoolong);
         }
 
         let Some(ino) = fs.child(dir, &name) else {
@@ -406,6 +427,23 @@ mod tests {
         // A6: missing: returned for the caller (mkdir "new/" is fine).
         assert_eq!(w.resolve("new/", Yes), Ok(w.target("", "new", None, true)));
         assert_eq!(w.resolve("dir/new//", No), Ok(w.target("dir", "new", None, true)));
+    }
+
+    #[test]
+    fn over_long_names_and_paths() {
+        let w = World::new();
+        let long = "n".repeat(NAME_MAX + 1);
+        // A component of 256 bytes, existing or not, final or intermediate.
+        assert_eq!(w.resolve(&long, Follow::No), Err(Errno::Nametoolong));
+        assert_eq!(w.resolve(&format!("{long}/x"), Follow::No), Err(Errno::Nametoolong));
+        // 255 bytes is a name like any other (missing here).
+        assert_eq!(w.lookup(&"n".repeat(NAME_MAX), Follow::No), Err(Errno::Noent));
+        // Checked in path order: `..` past the base comes first.
+        assert_eq!(w.resolve(&format!("../{long}"), Follow::No), Err(Errno::Perm));
+        // A whole path of PATH_MAX bytes, every component short.
+        let path = "a/".repeat(PATH_MAX / 2);
+        assert_eq!(w.resolve(&path, Follow::No), Err(Errno::Nametoolong));
+        assert_eq!(w.resolve(&path[..PATH_MAX - 2], Follow::No).map(|_| ()), Err(Errno::Noent));
     }
 
     #[test]
