@@ -14,18 +14,18 @@
 //! 1. An empty path → `noent` (POSIX; A7).
 //! 2. A NUL byte anywhere → `inval` (A8).
 //! 3. Invalid UTF-8 → `ilseq` (a witx `string` is UTF-8; Wasmtime does this).
-//! 3a. A path of [`PATH_MAX`] bytes or more → `nametoolong` (Linux `getname`: `PATH_MAX`
-//!     counts the terminating NUL, so 4095 bytes is the longest path).
+//!    Then a path of [`PATH_MAX`] bytes or more → `nametoolong` (Linux `getname`:
+//!    `PATH_MAX` counts the terminating NUL, so 4095 bytes is the longest path).
 //! 4. A base that is not a directory → `notdir` (POSIX `*at`; A9).
 //! 5. An absolute path (leading `/`) → `perm` (A1).
 //! 6. Components are split on `/`; repeated slashes collapse; `.` stays where it is; `..`
 //!    goes to the parent but never above the base: going above → `perm` (A1), even when the
 //!    path would come back in (`../base-name/x`).
-//! 6a. A component longer than [`NAME_MAX`] bytes → `nametoolong` when it is looked up, in
-//!     path order, whether or not it exists (POSIX `ENAMETOOLONG`: "the length of a
-//!     component of a pathname is longer than {NAME_MAX}"; Linux checks it in every file
-//!     system's lookup, e.g. `simple_lookup`, `ext4_lookup`). Components of symlink targets
-//!     too, when followed.
+//!    A component longer than [`NAME_MAX`] bytes → `nametoolong` when it is looked up, in
+//!    path order, whether or not it exists (POSIX `ENAMETOOLONG`: "the length of a
+//!    component of a pathname is longer than {NAME_MAX}"; Linux checks it in every file
+//!    system's lookup, e.g. `simple_lookup`, `ext4_lookup`), components of followed
+//!    symlink targets too.
 //! 7. An intermediate component that does not exist → `noent`; that is a regular file →
 //!    `notdir` (POSIX; A9); that is a symlink → always followed (POSIX).
 //! 8. Following a symlink: a relative target is resolved from the symlink's own directory,
@@ -93,7 +93,7 @@ pub fn resolve(fs: &Fs, base: Ino, path: &[u8], follow: Follow) -> Result<Target
     if std::str::from_utf8(path).is_err() {
         return Err(Errno::Ilseq);
     }
-    // Rule 3a (Linux `getname`: ENAMETOOLONG from PATH_MAX bytes on).
+    // Rule 3, continued (Linux `getname`: ENAMETOOLONG from PATH_MAX bytes on).
     if path.len() >= PATH_MAX {
         return Err(Errno::Nametoolong);
     }
@@ -136,7 +136,7 @@ pub fn resolve(fs: &Fs, base: Ino, path: &[u8], follow: Follow) -> Result<Target
             continue;
         }
 
-        // Rule 6a (POSIX ENAMETOOLONG; Linux file systems check it in lookup).
+        // Rule 6, continued (POSIX ENAMETOOLONG; Linux file systems check it in lookup).
         if name.len() > NAME_MAX {
             return Err(Errno::Nametoolong);
         }

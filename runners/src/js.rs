@@ -35,7 +35,7 @@
 //!   (where it may read `/proc/self/fd`), since no `node:wasi` closes them.
 //! - Sandbox: a runtime whose permissions cannot reach the sandbox's directory (Deno and
 //!   `/dev/shm`) runs on a faithful copy of it, whose final trees and canaries are reported
-//!   instead (`Spec::unreachable_dirs`, `Mirror`).
+//!   instead (`Spec::unreachable_dirs`, `Sandbox::copy_in`).
 //! - Limits: time by the adapter — no response within `case.limits.timeout` of sending the
 //!   request (which includes compiling a module the worker has not seen, a few ms) and the
 //!   worker is killed, the run reported as a timeout and the next run gets a fresh worker.
@@ -57,7 +57,7 @@
 //! every run that got as far as an instance, whether it exited, called `proc_exit` or
 //! trapped.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::marker::PhantomData;
@@ -70,10 +70,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use wasi_conform_suite::case::TestCase;
-use wasi_conform_suite::outcome::{Canaries, Ending, TrapClass, TrapKind};
-use wasi_conform_suite::scenario::Node;
+use wasi_conform_suite::outcome::{Ending, TrapClass, TrapKind};
 
-use crate::sandbox::snapshot;
 use crate::{Availability, Execution, OwnSandbox, Runtime, Sandbox};
 
 /// The JS runner, shared by every `node:wasi`-style runtime.
@@ -286,15 +284,14 @@ impl<F: Flavor> JsRuntime<F> {
         if !self.spec().unreachable_dirs.iter().any(|d| at.starts_with(d)) {
             return run(sandbox.preopens());
         }
-        let mirror = match self.script().and_then(|s| {
-            Mirror::create(sandbox, &s.state)
-                .map_err(|e| format!("cannot copy the sandbox for {}: {e}", self.spec().name))
+        let copy = match self.script().and_then(|s| {
+            sandbox.copy_in(&s.state).map_err(|e| format!("cannot copy the sandbox for {}: {e}", self.spec().name))
         }) {
-            Ok(m) => m,
+            Ok(c) => c,
             Err(e) => return Execution::crash(e),
         };
-        let mut exec = run(&mirror.preopens);
-        exec.own_sandbox = Some(mirror.finish());
+        let mut exec = run(copy.preopens());
+        exec.own_sandbox = Some(OwnSandbox { trees: copy.final_trees(), canaries: copy.check_canaries() });
         exec
     }
 
@@ -690,100 +687,6 @@ impl Worker {
         self.stdin.write_all(b"\n")?;
         self.stdin.flush()
     }
-}
-
-/// A copy of a sandbox in a directory the runtime can use (see [`Spec::unreachable_dirs`]):
-/// the same layout, contents, symlinks, hard links and permissions. Its canaries are
-/// compared the way [`Sandbox::check_canaries`] compares the sandbox's: every path outside
-/// the preopens, its node and its link count, modification time and mode.
-struct Mirror {
-    dir: tempfile::TempDir,
-    preopens: Vec<(String, PathBuf)>,
-    /// The preopens relative to `dir`.
-    skip: Vec<PathBuf>,
-    before: BTreeMap<String, (Node, u64, i128, u32)>,
-}
-
-impl Mirror {
-    fn create(sandbox: &Sandbox, parent: &Path) -> std::io::Result<Mirror> {
-        let dir = tempfile::Builder::new().prefix("wasi-conform-").tempdir_in(parent)?;
-        copy_tree(sandbox.path(), dir.path(), &mut HashMap::new())?;
-        let mut preopens = Vec::new();
-        let mut skip = Vec::new();
-        for (guest, host) in sandbox.preopens() {
-            let rel = host.strip_prefix(sandbox.path()).map_err(std::io::Error::other)?;
-            preopens.push((guest.clone(), dir.path().join(rel)));
-            skip.push(rel.to_path_buf());
-        }
-        let mut m = Mirror { dir, preopens, skip, before: BTreeMap::new() };
-        m.before = m.watched();
-        Ok(m)
-    }
-
-    fn watched(&self) -> BTreeMap<String, (Node, u64, i128, u32)> {
-        use std::os::unix::fs::MetadataExt;
-        snapshot(self.dir.path())
-            .into_iter()
-            .filter(|(p, _)| !self.skip.iter().any(|s| Path::new(p).starts_with(s)))
-            .map(|(p, n)| {
-                let meta = std::fs::symlink_metadata(self.dir.path().join(&p)).ok();
-                let (nlink, mtime, mode) = meta
-                    .map(|m| (m.nlink(), m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128, m.mode()))
-                    .unwrap_or_default();
-                (p, (n, nlink, mtime, mode))
-            })
-            .collect()
-    }
-
-    fn finish(self) -> OwnSandbox {
-        let after = self.watched();
-        let mut changed = Vec::new();
-        for (p, n) in &self.before {
-            match after.get(p) {
-                None => changed.push(format!("{p} (removed)")),
-                Some(m) if m.0 != n.0 => changed.push(format!("{p} (modified)")),
-                Some(m) if m != n => changed.push(format!("{p} (metadata changed)")),
-                Some(_) => {}
-            }
-        }
-        for p in after.keys() {
-            if !self.before.contains_key(p) {
-                changed.push(format!("{p} (created)"));
-            }
-        }
-        let canaries = if changed.is_empty() { Canaries::Intact } else { Canaries::Changed(changed) };
-        let trees = self.preopens.iter().map(|(guest, host)| (guest.clone(), snapshot(host))).collect();
-        OwnSandbox { trees, canaries }
-    }
-}
-
-/// Copies the tree at `from` to the existing directory `to`: directories, files and their
-/// permissions, symlinks as they are, hard links as hard links (`seen`: (device, inode) →
-/// first copy).
-fn copy_tree(from: &Path, to: &Path, seen: &mut HashMap<(u64, u64), PathBuf>) -> std::io::Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let src = entry.path();
-        let dst = to.join(entry.file_name());
-        let meta = std::fs::symlink_metadata(&src)?;
-        let ft = meta.file_type();
-        if ft.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
-        } else if ft.is_dir() {
-            std::fs::create_dir(&dst)?;
-            copy_tree(&src, &dst, seen)?;
-            std::fs::set_permissions(&dst, meta.permissions())?;
-        } else if let Some(first) = (meta.nlink() > 1).then(|| seen.get(&(meta.dev(), meta.ino()))).flatten() {
-            std::fs::hard_link(first, &dst)?;
-        } else {
-            std::fs::copy(&src, &dst)?; // contents and permissions
-            if meta.nlink() > 1 {
-                seen.insert((meta.dev(), meta.ino()), dst);
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The guest's stdin, stdout and stderr: three named pipes (FIFOs) in a directory of their
@@ -1263,17 +1166,19 @@ mod tests {
     }
 
     #[test]
-    fn a_mirror_is_a_faithful_copy_and_sees_what_changed() {
+    fn a_sandbox_copy_is_faithful_and_sees_what_changed() {
         use std::os::unix::fs::MetadataExt;
+        use wasi_conform_suite::outcome::Canaries;
         let text = format!(
             "id: path_open/mirror\n{HEAD}fixture:\n  preopens:\n    - name: /sandbox\n      tree:\n        a.txt: {{file: a}}\n        d/b.txt: {{file: b}}\n        hard: {{hardlink: a.txt}}\n        link: {{symlink: ../outside/secret}}\nsteps:\n  - fd_close: {{fd: 99}}\n    expect: {{errno: badf}}\n"
         );
         let case = scenario_case(&text, "path_open/mirror.yaml", Limits::default());
         let sandbox = Sandbox::create(&case.fixture).expect("sandbox");
         let parent = tempfile::tempdir().expect("tempdir");
-        let m = Mirror::create(&sandbox, parent.path()).expect("mirror");
-        let host = &m.preopens[0].1;
-        assert_eq!(m.preopens[0].0, "/sandbox");
+        let copy = sandbox.copy_in(parent.path()).expect("copy");
+        let host = &copy.preopens()[0].1;
+        assert!(host.starts_with(parent.path()));
+        assert_eq!(copy.preopens()[0].0, "/sandbox");
         assert_eq!(std::fs::read_link(host.join("link")).expect("symlink").to_string_lossy(), "../outside/secret");
         let (a, hard) = (std::fs::metadata(host.join("a.txt")).unwrap(), std::fs::metadata(host.join("hard")).unwrap());
         assert_eq!((a.ino(), a.nlink()), (hard.ino(), 2));
@@ -1284,9 +1189,8 @@ mod tests {
         // A change inside the preopen is a tree change; one outside is a canary change.
         std::fs::write(host.join("new.txt"), "n").unwrap();
         std::fs::write(host.join("link"), "escaped").unwrap();
-        let own = m.finish();
-        assert!(own.trees["/sandbox"].contains_key("new.txt"));
-        assert_eq!(own.canaries, Canaries::Changed(vec!["root/outside/secret (modified)".into()]));
+        assert!(copy.final_trees()["/sandbox"].contains_key("new.txt"));
+        assert_eq!(copy.check_canaries(), Canaries::Changed(vec!["root/outside/secret (modified)".into()]));
         assert_eq!(sandbox.check_canaries(), Canaries::Intact, "the original is untouched");
     }
 

@@ -17,7 +17,7 @@
 //! third of what it costs on a disk-backed `/tmp`, which dominates an in-process run), else
 //! under the system temporary directory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use wasi_conform_suite::outcome::Canaries;
@@ -56,6 +56,22 @@ impl Sandbox {
             std::fs::create_dir(&host)?;
             materialise(&host, &p.tree)?;
             preopens.push((p.name.clone(), host));
+        }
+        let mut s = Sandbox { dir, preopens, before: Watched::new() };
+        s.before = s.watched();
+        Ok(s)
+    }
+
+    /// A copy of this sandbox in a new directory under `parent` (for a runtime that cannot
+    /// use the directory this one is in): the same layout, contents, symlinks, hard links and
+    /// permissions, with canaries of its own, compared like this sandbox's.
+    pub fn copy_in(&self, parent: &Path) -> std::io::Result<Sandbox> {
+        let dir = tempfile::Builder::new().prefix("wasi-conform-").tempdir_in(parent)?;
+        copy_tree(self.dir.path(), dir.path(), &mut HashMap::new())?;
+        let mut preopens = Vec::new();
+        for (guest, host) in &self.preopens {
+            let rel = host.strip_prefix(self.dir.path()).map_err(std::io::Error::other)?;
+            preopens.push((guest.clone(), dir.path().join(rel)));
         }
         let mut s = Sandbox { dir, preopens, before: Watched::new() };
         s.before = s.watched();
@@ -187,4 +203,33 @@ fn walk(base: &Path, dir: &Path, skip: &[&Path], out: &mut Tree) {
             out.insert(rel, Node::File(std::fs::read(&path).unwrap_or_default()));
         }
     }
+}
+
+/// Copies the tree at `from` to the existing directory `to`: directories, files and their
+/// permissions, symlinks as they are, hard links as hard links (`seen`: (device, inode) →
+/// first copy).
+fn copy_tree(from: &Path, to: &Path, seen: &mut HashMap<(u64, u64), PathBuf>) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        let meta = std::fs::symlink_metadata(&src)?;
+        let ft = meta.file_type();
+        if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else if ft.is_dir() {
+            std::fs::create_dir(&dst)?;
+            copy_tree(&src, &dst, seen)?;
+            std::fs::set_permissions(&dst, meta.permissions())?;
+        } else if let Some(first) = (meta.nlink() > 1).then(|| seen.get(&(meta.dev(), meta.ino()))).flatten() {
+            std::fs::hard_link(first, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst)?; // contents and permissions
+            if meta.nlink() > 1 {
+                seen.insert((meta.dev(), meta.ino()), dst);
+            }
+        }
+    }
+    Ok(())
 }
