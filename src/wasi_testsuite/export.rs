@@ -14,7 +14,8 @@
 //! DIR/manifest.json                       {"name": "wasi-conform"}
 //! DIR/README.md                           what is checked, what was left out and why
 //! DIR/<function>.<name>.wasm|.json        one test per scenario
-//! DIR/<function>.<name>.<preopen>.dir/    its fixture, preopened under that name (dirs)
+//! DIR/<function>.<name>.<preopen>.dir/    its fixture, preopened under that name (dirs;
+//!                                         shortened with a hash past 64 bytes)
 //! DIR/outside/secret, DIR/outside/dir/    canaries: `../outside/secret` from a fixture
 //!                                         directory lands on a file, as in our sandboxes
 //! ```
@@ -28,7 +29,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use wasi_conform_runners::sandbox::materialise;
-use wasi_conform_suite::compile::{compile_self_checking, SelfCheckError, SELF_CHECK_EXIT};
+use wasi_conform_suite::compile::{compile_self_checking, SelfCheckError, MAX_NAME, SELF_CHECK_EXIT};
 use wasi_conform_suite::discover;
 use wasi_conform_suite::scenario::{End, ExitExpect, Node, Scenario, Tree};
 
@@ -132,14 +133,37 @@ pub fn test_name(id: &str) -> String {
     id.replace('/', ".")
 }
 
+/// `<test><suffix>`, shortened (a prefix and a hash of the test name) to the longest
+/// preopen name the module reads, [`MAX_NAME`] bytes.
+fn fixture_dir_name(test: &str, suffix: &str) -> String {
+    let full = format!("{test}{suffix}");
+    if full.len() <= MAX_NAME as usize {
+        return full;
+    }
+    // FNV-1a: stable across runs and platforms.
+    let hash = test.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
+    let tail = format!("~{:08x}{suffix}", hash as u32);
+    let keep = (MAX_NAME as usize).saturating_sub(tail.len());
+    let head: String = test
+        .chars()
+        .scan(0, |n, c| {
+            *n += c.len_utf8();
+            (*n <= keep).then_some(c)
+        })
+        .collect();
+    format!("{head}{tail}")
+}
+
 /// Writes one test, or says why the scenario cannot be exported (`Ok(Err(reason))`).
 fn write_test(s: &Scenario, name: &str, out: &Path, layout: Layout) -> Result<Result<(), String>> {
     if let Err(why) = expressible(s, layout) {
         return Ok(Err(why));
     }
     let dirs: Vec<String> = match layout {
-        Layout::Dirs => s.fixture.preopens.iter().map(|p| format!("{name}.{}.dir", p.binding)).collect(),
-        Layout::Root => s.fixture.preopens.iter().map(|_| format!("{name}.dir")).collect(),
+        Layout::Dirs => {
+            s.fixture.preopens.iter().map(|p| fixture_dir_name(name, &format!(".{}.dir", p.binding))).collect()
+        }
+        Layout::Root => s.fixture.preopens.iter().map(|_| fixture_dir_name(name, ".dir")).collect(),
     };
     let guest_names: Vec<String> = match layout {
         Layout::Dirs => dirs.clone(),

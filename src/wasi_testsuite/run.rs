@@ -121,10 +121,18 @@ pub fn judge(spec: &Spec, o: &Outcome) -> Verdict {
         }
     }
     if diffs.is_empty() {
-        Verdict::Pass
-    } else {
-        Verdict::Fail(diffs)
+        return Verdict::Pass;
     }
+    // As the runner does (`_append_stdout_and_stderr`): what the module said, e.g. the
+    // line of a self-checking module.
+    for (name, got) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
+        if !got.is_empty() {
+            let text = String::from_utf8_lossy(got);
+            let cut: String = text.chars().take(2000).collect();
+            diffs.push(format!("=={}==\n{}", name.to_uppercase(), cut.trim_end()));
+        }
+    }
+    Verdict::Fail(diffs)
 }
 
 /// Whether `got`, read as the runner's text pipe reads it, begins with `want`.

@@ -215,13 +215,75 @@ impl CheckState {
             I::I32Const(iov),
             I::LocalGet(post_len),
             I::I32Store(mem(20, 2)),
-            // A closed or renumbered fd 2 loses the line; the exit code still tells.
-            I::I32Const(2),
-            I::I32Const(iov),
+        ];
+        for x in &ins {
+            b.instruction(x);
+        }
+        // Each iovec on its own, looping over short writes: a host may write only part of
+        // an iovec array (Wasmtime writes its first non-empty iovec). A closed or
+        // renumbered fd 2 loses the line; the exit code still tells.
+        let scratch = iov + 24;
+        let ins = [
+            I::I32Const(0),
+            I::LocalSet(i),
+            I::Block(BlockType::Empty),
+            I::Loop(BlockType::Empty),
+            I::LocalGet(i),
             I::I32Const(3),
+            I::I32GeU,
+            I::BrIf(1),
+            I::LocalGet(i),
+            I::I32Const(8),
+            I::I32Mul,
+            I::I32Const(iov),
+            I::I32Add,
+            I::LocalTee(ptr),
+            I::I32Load(mem(4, 2)),
+            I::LocalSet(len),
+            I::LocalGet(ptr),
+            I::I32Load(mem(0, 2)),
+            I::LocalSet(ptr),
+            I::Block(BlockType::Empty),
+            I::Loop(BlockType::Empty),
+            I::LocalGet(len),
+            I::I32Eqz,
+            I::BrIf(1),
+            I::I32Const(scratch),
+            I::LocalGet(ptr),
+            I::I32Store(mem(0, 2)),
+            I::I32Const(scratch),
+            I::LocalGet(len),
+            I::I32Store(mem(4, 2)),
+            I::I32Const(2),
+            I::I32Const(scratch),
+            I::I32Const(1),
             I::I32Const(self.nwritten as i32),
             I::Call(self.fd_write),
-            I::Drop,
+            I::BrIf(1),
+            I::I32Const(self.nwritten as i32),
+            I::I32Load(mem(0, 2)),
+            I::I32Eqz,
+            I::BrIf(1),
+            I::LocalGet(ptr),
+            I::I32Const(self.nwritten as i32),
+            I::I32Load(mem(0, 2)),
+            I::I32Add,
+            I::LocalSet(ptr),
+            I::LocalGet(len),
+            I::I32Const(self.nwritten as i32),
+            I::I32Load(mem(0, 2)),
+            I::I32Sub,
+            I::LocalSet(len),
+            I::Br(0),
+            I::End,
+            I::End,
+            I::LocalGet(i),
+            I::I32Const(1),
+            I::I32Add,
+            I::LocalSet(i),
+            I::Br(0),
+            I::End,
+            I::End,
             I::I32Const(SELF_CHECK_EXIT as i32),
             I::Call(self.proc_exit),
             I::Unreachable,
@@ -318,7 +380,8 @@ impl Compiler {
         }
         put_name(NAME_ENTRIES - 1, "a value that is not an errno");
         let names = self.put(table);
-        let iov = self.alloc(24);
+        // Three iovecs and a scratch one.
+        let iov = self.alloc(32);
         let digits = self.alloc(20);
         let nwritten = self.alloc(4);
         let newline = self.put(b"\n".to_vec());
