@@ -72,6 +72,31 @@ const KNOWN_FAILURES: &[(&str, &str, &str)] = &[(
      first preopen named `/` is not the test's root (runners/src/wasmer.rs module docs)",
 )];
 
+/// Node's uvwasi follows a symlink by mapping host paths back through the preopen's guest
+/// name; under a relative name (`<test>.sandbox.dir`, as wasi-testsuite's `dirs` gives)
+/// following fails with `noent`, under `/sandbox` it works.
+const NODE_RELATIVE_PREOPEN: &str = "node follows symlinks only under an absolute preopen name";
+/// Wasmer resolves absolute paths from its virtual root, where each preopen is mounted at
+/// `/<name>`: the scenario's `/sandbox/...` path names the renamed preopen no more.
+const WASMER_ABSOLUTE: &str = "wasmer resolves absolute paths through its mount of the preopen's name";
+
+/// Exported scenarios whose verdict differs from the scenario's because the export renames
+/// the preopens (module docs of `src/wasi_testsuite/export.rs`); a listed pair that agrees
+/// fails the test, so the list cannot go stale.
+const RENAMED_PREOPEN_DIFFERS: &[(&str, &str, &str)] = &[
+    ("node", "path_filestat_get.escaping-symlink-followed", NODE_RELATIVE_PREOPEN),
+    ("node", "path_filestat_get.symlink-chain", NODE_RELATIVE_PREOPEN),
+    ("node", "path_filestat_get.symlink-follow", NODE_RELATIVE_PREOPEN),
+    ("node", "path_filestat_get.symlink-loop-followed", NODE_RELATIVE_PREOPEN),
+    ("node", "path_filestat_set_times.escaping-symlink-followed", NODE_RELATIVE_PREOPEN),
+    ("node", "path_filestat_set_times.follows-symlink-to-target", NODE_RELATIVE_PREOPEN),
+    ("node", "path_open.escaping-symlink-followed", NODE_RELATIVE_PREOPEN),
+    ("node", "path_open.follow-dir-symlink", NODE_RELATIVE_PREOPEN),
+    ("node", "path_open.follow-symlink-to-file", NODE_RELATIVE_PREOPEN),
+    ("node", "path_open.symlink-loop", NODE_RELATIVE_PREOPEN),
+    ("wasmer", "path_open.absolute-path", WASMER_ABSOLUTE),
+];
+
 fn run_json(args: &[&str], json: &Path) -> (Output, Vec<Value>) {
     let out = bin().args(args).arg("--json").arg(json).output().unwrap();
     let text = std::fs::read_to_string(json).unwrap_or_else(|e| {
@@ -162,7 +187,8 @@ fn exported_scenarios_get_the_same_verdicts_as_the_scenarios() {
         let key = (field(r, "runtime").to_owned(), field(r, "scenario").to_owned());
         let ours = verdicts.get(&key).unwrap_or_else(|| panic!("no scenario result for {key:?}"));
         compared += 1;
-        if (ours == "pass") != (field(r, "verdict") == "pass") {
+        let listed = RENAMED_PREOPEN_DIFFERS.iter().any(|(rt, id, _)| *rt == key.0 && *id == key.1);
+        if listed == ((ours == "pass") == (field(r, "verdict") == "pass")) {
             differ.push(format!(
                 "{} {}: scenario {ours}, exported {}: {}",
                 key.0,
