@@ -342,7 +342,19 @@ impl<'de> Deserialize<'de> for SubscriptionValue {
             #[serde(default)]
             precision: u64,
             #[serde(default)]
-            flags: Vec<String>,
+            flags: ClockFlags,
+        }
+        /// `subscription_clock.flags`: witx names, or a raw integer (undefined bits on purpose).
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum ClockFlags {
+            Names(Vec<String>),
+            Raw(u16),
+        }
+        impl Default for ClockFlags {
+            fn default() -> Self {
+                ClockFlags::Names(Vec::new())
+            }
         }
         // Keys are witx names (`fd_read`, `fd_write`), not kebab-case.
         #[derive(Deserialize)]
@@ -357,13 +369,14 @@ impl<'de> Deserialize<'de> for SubscriptionValue {
         let r = Raw::deserialize(d)?;
         let kind = match (r.clock, r.fd_read, r.fd_write, r.tag) {
             (Some(c), None, None, None) => {
-                let names: Vec<&str> = c.flags.iter().map(String::as_str).collect();
-                SubscriptionKind::Clock {
-                    id: c.id.0,
-                    timeout: c.timeout,
-                    precision: c.precision,
-                    flags: flags_value(&types::SUBCLOCKFLAGS, &names).map_err(de::Error::custom)?,
-                }
+                let flags = match &c.flags {
+                    ClockFlags::Names(names) => {
+                        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                        flags_value(&types::SUBCLOCKFLAGS, &names).map_err(de::Error::custom)?
+                    }
+                    ClockFlags::Raw(bits) => u64::from(*bits),
+                };
+                SubscriptionKind::Clock { id: c.id.0, timeout: c.timeout, precision: c.precision, flags }
             }
             (None, Some(fd), None, None) => SubscriptionKind::FdRead(fd.0),
             (None, None, Some(fd), None) => SubscriptionKind::FdWrite(fd.0),
