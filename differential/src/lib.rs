@@ -15,6 +15,8 @@ pub mod minimise;
 pub mod normalise;
 pub mod oracle;
 pub mod program;
+pub mod call_rates;
+pub mod smith;
 pub mod target;
 pub mod triage;
 pub mod write;

@@ -13,6 +13,9 @@
 //! limit by epoch interruption (the reference never blocks: `poll_oneoff` advances its
 //! clock instead of sleeping).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use wasi_conform_abi::{CoreType, FUNCTIONS, MODULE};
 use wasi_conform_reference::memory::Memory;
 use wasi_conform_reference::wasi::CallResult;
@@ -49,19 +52,51 @@ fn val(t: CoreType) -> ValType {
     }
 }
 
+/// Calls per preview1 function (witx order) made through a [`Reference`] built with
+/// [`Reference::with_call_counts`]: how generators measure which functions their modules
+/// actually call at run time.
+#[derive(Debug)]
+pub struct CallCounts(Vec<AtomicU64>);
+
+impl Default for CallCounts {
+    fn default() -> Self {
+        CallCounts(FUNCTIONS.iter().map(|_| AtomicU64::new(0)).collect())
+    }
+}
+
+impl CallCounts {
+    /// The counts so far, indexed like `FUNCTIONS`.
+    pub fn snapshot(&self) -> Vec<u64> {
+        self.0.iter().map(|c| c.load(Ordering::Relaxed)).collect()
+    }
+}
+
 impl Reference {
     pub fn new() -> Self {
+        Self::build(None)
+    }
+
+    /// A reference adapter that also counts every call into `counts`.
+    pub fn with_call_counts(counts: Arc<CallCounts>) -> Self {
+        Self::build(Some(counts))
+    }
+
+    fn build(counts: Option<Arc<CallCounts>>) -> Self {
         let engine = engine_with_ticker();
         let mut linker = Linker::new(&engine);
         for f in FUNCTIONS {
             let ty =
                 FuncType::new(&engine, f.core_params().into_iter().map(val), f.core_results().iter().copied().map(val));
+            let counts = counts.clone();
             linker
                 .func_new(
                     MODULE,
                     f.name,
                     ty,
                     move |mut caller: Caller<'_, State>, params: &[Val], results: &mut [Val]| {
+                        if let Some(c) = &counts {
+                            c.0[f.index].fetch_add(1, Ordering::Relaxed);
+                        }
                         let memory = caller
                             .get_export("memory")
                             .and_then(|e| e.into_memory())
