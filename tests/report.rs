@@ -53,6 +53,7 @@ fn stale(problems: &[String]) -> String {
         "the committed reports/ is not current:\n  {}\nregenerate it (and the README table) with:\n  {REGENERATE}\n\
          (WasmEdge and WAMR are included when WASMEDGE_BIN / IWASM_BIN name their binaries or they are on PATH)",
         problems.iter().take(40).cloned().collect::<Vec<_>>().join("\n  ")
+            + &if problems.len() > 40 { format!("\n  … {} problems in all", problems.len()) } else { String::new() }
     )
 }
 
@@ -183,6 +184,19 @@ fn baseline_diff_in_every_format() {
     assert!(stdout.contains("since the baseline"), "{stdout}");
 
     let now = json(&second.join("report.json"));
+    // Per step, what the reference returned is what the scenario allows.
+    let scenarios: BTreeMap<&str, &Value> =
+        now["scenarios"].as_array().unwrap().iter().map(|s| (s["id"].as_str().unwrap(), s)).collect();
+    for r in now["results"].as_array().unwrap().iter().filter(|r| r["runtime"] == "reference") {
+        let steps = scenarios[r["scenario"].as_str().unwrap()]["steps"].as_array().unwrap();
+        let seen = r["steps"].as_array().unwrap();
+        assert_eq!(seen.len(), steps.len(), "{r}");
+        for (want, got) in steps.iter().zip(seen) {
+            // A call that traps (as a scenario may expect) returns no errno to judge.
+            let judged = !want["expect"].is_null() && got["observed"] != "did not return";
+            assert_eq!(got["errno_ok"], if judged { Value::Bool(true) } else { Value::Null }, "{r}");
+        }
+    }
     let d = &now["baseline"];
     assert_eq!(d["scenarios_added"], serde_json::json!([dropped]), "{d}");
     assert_eq!(d["scenarios_removed"], serde_json::json!([invented]), "{d}");

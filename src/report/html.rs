@@ -349,7 +349,7 @@ fn legend(r: &Report) -> String {
         .filter(|x| x.available)
         .map(|x| format!("<span data-runtime=\"{0}\">{0}</span>", xml(&x.name)))
         .collect();
-    format!("<p class=\"legend\">Squares, in this order: {}.</p>\n", names.join(" "))
+    format!("<p class=\"legend\">Squares, in this order: {}</p>\n", names.join(" "))
 }
 
 fn denial(s: &mut String, r: &Report) {

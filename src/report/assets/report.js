@@ -1,7 +1,8 @@
 // wasi-conform report: the page's script (src/report/assets/report.js), inlined.
 // Filters and the scenario drill-down live in the URL fragment, e.g.
 // #runtime=wasmtime,node&function=path_open&status=fail,expected-fail&scenario=path_open/x
-// so a filtered view can be linked to. The applied state is mirrored into the
+// so a filtered view can be linked to (a fragment without `=`, like `#matrix`, is a plain
+// anchor and leaves the filters as they are). The applied state is mirrored into the
 // data-* attributes of #filter-state (read by the browser test).
 (function () {
   "use strict";
@@ -153,7 +154,10 @@
   function onControl() { location.hash = toHash(controlsState()); }
   each("#filters input, #filters select", function (c) { c.addEventListener("change", onControl); });
   document.getElementById("filter-reset").addEventListener("click", function () { location.hash = ""; });
-  window.addEventListener("hashchange", function () { apply(parseHash()); });
+  // A plain anchor (`#matrix`, from the page's navigation) only scrolls: the filters stay.
+  window.addEventListener("hashchange", function () {
+    if (location.hash.length <= 1 || location.hash.indexOf("=") >= 0) apply(parseHash());
+  });
   apply(parseHash());
   document.body.dataset.ready = "true";
 })();
