@@ -15,7 +15,6 @@ pub mod minimise;
 pub mod normalise;
 pub mod oracle;
 pub mod program;
-pub mod call_rates;
 pub mod smith;
 pub mod target;
 pub mod triage;
