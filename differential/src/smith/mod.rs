@@ -15,6 +15,7 @@
 //! canaries. [`crate::call_rates`] measures which functions the modules actually call.
 
 pub mod alphabet;
+pub mod fuzz;
 pub mod imports;
 pub mod layout;
 pub mod rewrite;
