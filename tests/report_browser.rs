@@ -3,7 +3,8 @@
 //! is dumped and read. Checked: no console message or uncaught error (Chromium's stderr,
 //! and the page's own error hook, `#console-errors`), the matrix has a row per runtime,
 //! and the filters and the drill-down, driven through the URL fragment, leave the state
-//! the page's script mirrors into `#filter-state`.
+//! the page's script mirrors into `#filter-state`. The JUnit file goes through Chromium's
+//! XML parser too (well-formedness).
 //!
 //! Chromium is required: without it the test fails and says how to install it (`.ci/run`
 //! installs Debian's `chromium`). `CHROMIUM=/path/to/chrome` selects another binary.
@@ -161,4 +162,20 @@ fn html_report_in_headless_chromium() {
     assert_eq!(attr(&dom, "filter-state", "data-visible-scenarios"), path_open.to_string());
     assert!(dom.contains("<th class=\"fn hidden\" data-function=\"path_rename\">"), "other columns hidden");
     assert!(dom.contains("<th class=\"fn\" data-function=\"path_open\">"), "path_open column shown");
+
+    // The verdict filter: Wasmtime's scenarios whose verdict is `fail`.
+    let failing = results.iter().filter(|r| r["runtime"] == "wasmtime" && r["verdict"] == "fail").count();
+    let (dom, stderr) = dump_dom(&format!("{page}#runtime=wasmtime&verdict=fail"), tmp.path());
+    loaded_cleanly(&dom, &stderr);
+    assert_eq!(attr(&dom, "filter-state", "data-verdicts"), "fail");
+    assert_eq!(attr(&dom, "filter-state", "data-visible-scenarios"), failing.to_string());
+
+    // junit.xml is well-formed XML (Chromium's XML parser reports errors as <parsererror>).
+    let (dom, _) = dump_dom(&format!("file://{}", out.join("junit.xml").display()), tmp.path());
+    assert!(
+        !dom.contains("parsererror"),
+        "junit.xml is not well-formed:\n{}",
+        dom.chars().take(2000).collect::<String>()
+    );
+    assert!(dom.contains("testsuites"), "{}", dom.chars().take(2000).collect::<String>());
 }

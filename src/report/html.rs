@@ -115,11 +115,19 @@ fn filters(s: &mut String, r: &Report) {
             "<label class=\"st-{st}\"><input type=\"checkbox\" name=\"status\" value=\"{st}\" checked> {st}</label>"
         );
     }
+    s.push_str("</fieldset>\n<fieldset><legend>verdict</legend>");
+    for v in VERDICTS {
+        let _ = write!(s, "<label><input type=\"checkbox\" name=\"verdict\" value=\"{v}\" checked> {v}</label>");
+    }
     s.push_str(
         "</fieldset>\n<button type=\"button\" id=\"filter-reset\">reset</button>\
          <output id=\"filter-state\"></output>\n</section>\n",
     );
 }
+
+/// The verdict classes (`suite::verdict::Verdict::kind`, and `error` when a scenario could
+/// not be judged), for the verdict filter.
+const VERDICTS: [&str; 6] = ["pass", "fail", "escape", "timeout", "crash", "error"];
 
 fn bar(t: Tally) -> String {
     let pct = t.ratio().unwrap_or(0.0) * 100.0;
@@ -285,7 +293,7 @@ fn glyph(status: &str) -> &'static str {
 
 fn status_cell(x: &ResultRow) -> String {
     format!(
-        "<td class=\"st st-{0}\" data-runtime=\"{1}\" data-status=\"{0}\" title=\"{1}: {0} (verdict {2})\">{3}</td>",
+        "<td class=\"st st-{0}\" data-runtime=\"{1}\" data-status=\"{0}\" data-verdict=\"{2}\" title=\"{1}: {0} (verdict {2})\">{3}</td>",
         xml(&x.status),
         xml(&x.runtime),
         xml(&x.verdict),

@@ -1,6 +1,6 @@
 // wasi-conform report: the page's script (src/report/assets/report.js), inlined.
 // Filters and the scenario drill-down live in the URL fragment, e.g.
-// #runtime=wasmtime,node&function=path_open&status=fail,expected-fail&scenario=path_open/x
+// #runtime=wasmtime,node&function=path_open&status=fail,expected-fail&verdict=escape&scenario=path_open/x
 // so a filtered view can be linked to (a fragment without `=`, like `#matrix`, is a plain
 // anchor and leaves the filters as they are). The applied state is mirrored into the
 // data-* attributes of #filter-state (read by the browser test).
@@ -9,6 +9,7 @@
   var data = JSON.parse(document.getElementById("report-data").textContent);
   var allRuntimes = data.runtimes.map(function (r) { return r.name; });
   var allStatuses = ["pass", "expected-fail", "fail", "unexpected-pass", "error"];
+  var allVerdicts = ["pass", "fail", "escape", "timeout", "crash", "error"];
   var scenarios = {};
   data.scenarios.forEach(function (s) { scenarios[s.id] = s; });
   var results = {};
@@ -17,7 +18,7 @@
   });
 
   function parseHash() {
-    var st = { runtimes: allRuntimes.slice(), func: "", statuses: allStatuses.slice(), scenario: "" };
+    var st = { runtimes: allRuntimes.slice(), func: "", statuses: allStatuses.slice(), verdicts: allVerdicts.slice(), scenario: "" };
     location.hash.replace(/^#/, "").split("&").forEach(function (kv) {
       if (!kv) return;
       var i = kv.indexOf("=");
@@ -26,6 +27,7 @@
       var list = v.split(",").filter(function (x) { return x; });
       if (k === "runtime") st.runtimes = allRuntimes.filter(function (r) { return list.indexOf(r) >= 0; });
       else if (k === "status") st.statuses = allStatuses.filter(function (s) { return list.indexOf(s) >= 0; });
+      else if (k === "verdict") st.verdicts = allVerdicts.filter(function (v) { return list.indexOf(v) >= 0; });
       else if (k === "function") st.func = v;
       else if (k === "scenario") st.scenario = v;
     });
@@ -37,6 +39,7 @@
     if (st.runtimes.length !== allRuntimes.length) parts.push("runtime=" + encodeURIComponent(st.runtimes.join(",")));
     if (st.func) parts.push("function=" + encodeURIComponent(st.func));
     if (st.statuses.length !== allStatuses.length) parts.push("status=" + encodeURIComponent(st.statuses.join(",")));
+    if (st.verdicts.length !== allVerdicts.length) parts.push("verdict=" + encodeURIComponent(st.verdicts.join(",")));
     if (st.scenario) parts.push("scenario=" + encodeURIComponent(st.scenario));
     return parts.join("&");
   }
@@ -46,6 +49,8 @@
     st.runtimes = Array.prototype.filter.call(document.querySelectorAll("input[name=runtime]"), function (c) { return c.checked; })
       .map(function (c) { return c.value; });
     st.statuses = Array.prototype.filter.call(document.querySelectorAll("input[name=status]"), function (c) { return c.checked; })
+      .map(function (c) { return c.value; });
+    st.verdicts = Array.prototype.filter.call(document.querySelectorAll("input[name=verdict]"), function (c) { return c.checked; })
       .map(function (c) { return c.value; });
     st.func = document.getElementById("function-filter").value;
     return st;
@@ -58,6 +63,7 @@
     // The `checked` attribute too (defaultChecked), so that a DOM dump shows the state.
     each("input[name=runtime]", function (c) { c.checked = c.defaultChecked = st.runtimes.indexOf(c.value) >= 0; });
     each("input[name=status]", function (c) { c.checked = c.defaultChecked = st.statuses.indexOf(c.value) >= 0; });
+    each("input[name=verdict]", function (c) { c.checked = c.defaultChecked = st.verdicts.indexOf(c.value) >= 0; });
     document.getElementById("function-filter").value = st.func;
     var rtOn = function (r) { return !r || st.runtimes.indexOf(r) >= 0; };
     var fnOn = function (f) { return !st.func || !f || f === st.func; };
@@ -74,7 +80,8 @@
       var on = fnOn(tr.dataset.function);
       if (on) {
         on = Array.prototype.some.call(tr.querySelectorAll("td[data-status]"), function (td) {
-          return rtOn(td.dataset.runtime) && st.statuses.indexOf(td.dataset.status) >= 0;
+          return rtOn(td.dataset.runtime) && st.statuses.indexOf(td.dataset.status) >= 0 &&
+            st.verdicts.indexOf(td.dataset.verdict) >= 0;
         });
       }
       show(tr, on);
@@ -85,6 +92,7 @@
     out.dataset.runtimes = st.runtimes.join(",");
     out.dataset.function = st.func;
     out.dataset.statuses = st.statuses.join(",");
+    out.dataset.verdicts = st.verdicts.join(",");
     out.dataset.visibleScenarios = String(visible);
     out.dataset.visibleMatrixRows = String(matrixRows);
     out.dataset.scenario = st.scenario;
