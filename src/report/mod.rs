@@ -215,5 +215,16 @@ fn print_summary(r: &Report) {
             d.scenarios_removed.len()
         );
     }
+    let unexpected: Vec<&model::ResultRow> =
+        r.results.iter().filter(|x| matches!(x.status.as_str(), "fail" | "unexpected-pass" | "error")).collect();
+    if !unexpected.is_empty() {
+        println!(
+            "{} result(s) disagree with the expectation files (`cargo test` fails on them), e.g. {} on {}: {}",
+            unexpected.len(),
+            unexpected[0].scenario,
+            unexpected[0].runtime,
+            unexpected[0].status
+        );
+    }
     println!("report run took {:.1} s", r.meta.elapsed_s);
 }

@@ -670,3 +670,42 @@ pub fn steps_seen(s: &Scenario, layout: &Layout, o: &Outcome) -> Vec<StepSeen> {
 pub fn describe_call_as_written(step: &Step) -> String {
     call_text(step, |_| None, Bindings::AsWritten)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn scenario() -> Scenario {
+        let text = "id: path_open/t\nsummary: s\nspec: t\nstrength: must\nfixture:\n  preopens:\n    - name: /sandbox\n\
+                    steps:\n  - path_open: {fd: $sandbox, path: \"a<b\", fs_rights_base: [fd_read], fs_rights_inheriting: []}\n    \
+                    expect: {errno: noent}\n";
+        crate::load::load_str(text, Path::new("t.yaml")).unwrap_or_else(|e| panic!("{}", e.with_snippet()))
+    }
+
+    #[test]
+    fn calls_as_written_and_as_run() {
+        let s = scenario();
+        let written = describe_call_as_written(&s.steps[0]);
+        assert!(written.starts_with("path_open(fd=$sandbox, dirflags=0, path=\"a<b\""), "{written}");
+        let run = describe_call(&s.steps[0], |b| (b == "sandbox").then_some(3));
+        assert!(run.starts_with("path_open(fd=$sandbox(3), "), "{run}");
+        assert!(describe_call(&s.steps[0], |_| None).starts_with("path_open(fd=$sandbox(?), "));
+    }
+
+    #[test]
+    fn no_trace_no_steps_seen() {
+        let s = scenario();
+        let c = crate::compile::compile(&s).unwrap();
+        let o = Outcome {
+            ending: Ending::Crash("x".into()),
+            stdout: vec![],
+            stderr: vec![],
+            memory: None,
+            trees: BTreeMap::new(),
+            canaries: Canaries::Intact,
+            elapsed: std::time::Duration::ZERO,
+        };
+        assert!(steps_seen(&s, &c.layout, &o).is_empty());
+    }
+}
