@@ -2,9 +2,19 @@
 //! process, built on the first input, and a check that panics (libFuzzer's way of recording
 //! a finding) on a divergence the list does not explain.
 //!
-//! Runtimes: `WASI_CONFORM_FUZZ_RUNTIMES` (comma-separated, default `wasmtime,wasmi,wasmer`:
-//! the in-process ones, fastest). Known list: `WASI_CONFORM_FUZZ_KNOWN`, default
-//! `fuzz/known-divergences.toml` of this repository.
+//! Runtimes: `WASI_CONFORM_FUZZ_RUNTIMES` (comma-separated, default [`DEFAULT_RUNTIMES`]).
+//! Known list: `WASI_CONFORM_FUZZ_KNOWN`, default `fuzz/known-divergences.toml` of this
+//! repository.
+//!
+//! The default set is what one libFuzzer process survives. Wasmer is left out: a fuzz
+//! target runs it in-process (the CLI's crash-isolating worker needs
+//! `serve_if_worker()` in `main`, which libFuzzer owns), and in-process Wasmer can end the
+//! process — it blocks forever in `poll_oneoff` on a clock timeout of 0
+//! (`suite/scenarios/poll_oneoff/fuzz-zero-relative-timeout-fires.yaml`), panics on
+//! arithmetic overflow in `fd_readdir` with cookie `u64::MAX` when built with overflow
+//! checks (cargo-fuzz's default `-a`), and segfaults on unknown `poll_oneoff` event tags.
+//! `WASI_CONFORM_FUZZ_RUNTIMES=wasmtime,wasmi,wasmer` opts in; the hang and the crash are
+//! then libFuzzer timeouts/crashes, i.e. findings, not harness bugs.
 
 use std::sync::OnceLock;
 
@@ -13,6 +23,10 @@ use wasi_conform_suite::scenario::Scenario;
 use crate::driver;
 use crate::oracle::Oracle;
 use crate::triage::Known;
+
+/// The runtimes judged when `WASI_CONFORM_FUZZ_RUNTIMES` is not set: the in-process ones a
+/// libFuzzer process survives (see the module docs for why Wasmer is not among them).
+pub const DEFAULT_RUNTIMES: &str = "wasmtime,wasmi";
 
 struct State {
     oracle: Oracle,
@@ -29,7 +43,7 @@ fn state() -> &'static State {
             std::env::remove_var("RUST_BACKTRACE");
         }
         let names: Vec<String> = std::env::var("WASI_CONFORM_FUZZ_RUNTIMES")
-            .unwrap_or_else(|_| "wasmtime,wasmi,wasmer".into())
+            .unwrap_or_else(|_| DEFAULT_RUNTIMES.into())
             .split(',')
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
