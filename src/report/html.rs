@@ -378,7 +378,26 @@ fn denial(s: &mut String, r: &Report) {
         cells.len(),
         legend(r)
     );
-    s.push_str("<table id=\"denial-table\"><thead><tr><th>vector</th>");
+    s.push_str(
+        "<table id=\"denial-summary\"><thead><tr><th>runtime</th><th>denials passed</th><th>escapes</th>\
+         <th>vectors with failures</th></tr></thead><tbody>\n",
+    );
+    for rt in r.runtimes.iter().filter(|x| x.available) {
+        let d = r.denial_summary(&rt.name);
+        let vectors: Vec<String> =
+            d.failing_vectors.iter().map(|(v, n)| format!("<code>{}</code> ({n})", xml(v))).collect();
+        let _ = writeln!(
+            s,
+            "<tr data-runtime=\"{0}\"><th>{0}</th><td class=\"num\">{1} / {2}</td><td class=\"num{3}\">{4}</td><td>{5}</td></tr>",
+            xml(&rt.name),
+            d.tally.passed,
+            d.tally.total,
+            if d.escapes > 0 { " st-fail" } else { "" },
+            d.escapes,
+            if vectors.is_empty() { "–".to_owned() } else { vectors.join(", ") }
+        );
+    }
+    s.push_str("</tbody></table>\n<table id=\"denial-table\"><thead><tr><th>vector</th>");
     for c in &r.denial.columns {
         let function = c.split(' ').next().unwrap_or(c);
         let _ = write!(s, "<th data-column-function=\"{}\">{}</th>", xml(function), xml(c));

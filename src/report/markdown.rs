@@ -200,36 +200,23 @@ fn changes(d: &super::model::BaselineDiff) -> String {
 
 /// Per runtime: denial scenarios passed, and the vectors with failures.
 fn denial(r: &Report) -> String {
-    let denial_ids: BTreeMap<&str, &str> =
-        r.scenarios.iter().filter_map(|sc| sc.denial.as_ref().map(|d| (sc.id.as_str(), d.vector.as_str()))).collect();
+    let count = r.scenarios.iter().filter(|sc| sc.denial.is_some()).count();
     let mut s = format!(
-        "The generated `deny-*` scenarios: {} escape vectors × {} path arguments ({} scenarios). \
+        "The generated `deny-*` scenarios: {} escape vectors × {} path arguments ({count} scenarios). \
          A pass means the runtime refused the escape as the scenario says and nothing outside the \
-         preopen changed.\n\n| runtime | denials passed | vectors with failures |\n|---|---:|---|\n",
+         preopen changed; an escape means something outside it did.\n\n\
+         | runtime | denials passed | escapes | vectors with failures |\n|---|---:|---:|---|\n",
         r.denial.vectors.len(),
         r.denial.columns.len(),
-        denial_ids.len()
     );
     for rt in r.runtimes.iter().filter(|x| x.available) {
-        let mut passed = 0;
-        let mut total = 0;
-        let mut failing: BTreeMap<&str, usize> = BTreeMap::new();
-        for row in r.results.iter().filter(|x| x.runtime == rt.name) {
-            if let Some(v) = denial_ids.get(row.scenario.as_str()) {
-                total += 1;
-                if row.passed() {
-                    passed += 1;
-                } else {
-                    *failing.entry(v).or_default() += 1;
-                }
-            }
-        }
-        let f = if failing.is_empty() {
+        let d = r.denial_summary(&rt.name);
+        let f = if d.failing_vectors.is_empty() {
             "-".to_owned()
         } else {
-            failing.iter().map(|(v, n)| format!("`{}` ({n})", md_cell(v))).collect::<Vec<_>>().join(", ")
+            d.failing_vectors.iter().map(|(v, n)| format!("`{}` ({n})", md_cell(v))).collect::<Vec<_>>().join(", ")
         };
-        let _ = writeln!(s, "| {} | {passed} / {total} | {f} |", md_cell(&rt.name));
+        let _ = writeln!(s, "| {} | {} / {} | {} | {f} |", md_cell(&rt.name), d.tally.passed, d.tally.total, d.escapes);
     }
     s
 }
@@ -338,6 +325,19 @@ mod tests {
         let m = function_matrix(&sample());
         assert!(m.contains("| `path_open` | 2/2 | **1/2** |"), "{m}");
         assert!(m.contains("| `sched_yield` | - | - |"), "{m}");
+    }
+
+    #[test]
+    fn denial_summary_counts_escapes() {
+        let mut r = sample();
+        let d = denial(&r);
+        assert!(d.contains("| wasmtime | 1 / 1 | 0 | - |"), "{d}");
+        let row = r.results.iter_mut().find(|x| x.runtime == "wasmtime" && x.scenario == "path_open/a").unwrap();
+        row.verdict = "escape".into();
+        row.status = "fail".into();
+        let d = denial(&r);
+        assert!(d.contains("| wasmtime | 0 / 1 | 1 | `dotdot` (1) |"), "{d}");
+        assert!(d.contains("| reference | 1 / 1 | 0 | - |"), "{d}");
     }
 
     #[test]

@@ -294,6 +294,16 @@ impl Tally {
     }
 }
 
+/// A runtime on the capability-denial scenarios.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DenialSummary {
+    pub tally: Tally,
+    /// Runs that changed something outside the preopens (verdict `escape`).
+    pub escapes: usize,
+    /// Scenarios not passed, per escape vector.
+    pub failing_vectors: BTreeMap<String, usize>,
+}
+
 impl Report {
     /// Tallies per runtime and function (`function` = scenario's function).
     pub fn tallies(&self) -> BTreeMap<(&str, &str), Tally> {
@@ -327,6 +337,27 @@ impl Report {
 
     /// The statuses a report can hold, in table order.
     pub const STATUSES: [&'static str; 5] = ["pass", "expected-fail", "fail", "unexpected-pass", "error"];
+
+    /// One runtime's results on the capability-denial scenarios.
+    pub fn denial_summary(&self, runtime: &str) -> DenialSummary {
+        let vector_of: BTreeMap<&str, &str> = self
+            .scenarios
+            .iter()
+            .filter_map(|sc| sc.denial.as_ref().map(|d| (sc.id.as_str(), d.vector.as_str())))
+            .collect();
+        let mut out = DenialSummary::default();
+        for row in self.results.iter().filter(|x| x.runtime == runtime) {
+            let Some(v) = vector_of.get(row.scenario.as_str()) else { continue };
+            out.tally.add(row.passed());
+            if !row.passed() {
+                *out.failing_vectors.entry((*v).to_owned()).or_default() += 1;
+            }
+            if row.verdict == "escape" {
+                out.escapes += 1;
+            }
+        }
+        out
+    }
 
     /// `results` by (runtime, scenario).
     pub fn result_index(&self) -> BTreeMap<(&str, &str), &ResultRow> {

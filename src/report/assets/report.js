@@ -74,7 +74,7 @@
       if (on) matrixRows++;
     });
     each("#matrix-table [data-function]", function (c) { show(c, fnOn(c.dataset.function)); });
-    each("[data-runtime]:not(tr)", function (c) { show(c, rtOn(c.dataset.runtime)); });
+    each("[data-runtime]", function (c) { show(c, rtOn(c.dataset.runtime)); });
     var visible = 0;
     each("#scenario-table tbody tr", function (tr) {
       var on = fnOn(tr.dataset.function);
