@@ -3,7 +3,6 @@
 //! matrix); [`summary`] adds the changes since the baseline, the capability-denial and
 //! divergence summaries, the fuzzing findings and the wasi-testsuite table.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::escape::md_cell;
