@@ -29,6 +29,7 @@ pub struct FuzzArgs {
     #[arg(long)]
     iterations: Option<u64>,
     /// Comma-separated runtimes judged against the reference; default: all available.
+    /// `--runtime reference` runs the reference alone (a throughput baseline; it finds nothing).
     #[arg(long, value_delimiter = ',')]
     runtime: Vec<String>,
     /// Output directory: findings.json and minimised scenarios (`scenarios/<function>/`).
@@ -58,11 +59,12 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
     let known_path = args.known.clone().unwrap_or_else(|| root.join("fuzz/known-divergences.toml"));
     let known = Known::load(&known_path).with_context(|| format!("loading {}", known_path.display()))?;
     let runtimes: Vec<String> = args.runtime.iter().filter(|r| *r != "reference").cloned().collect();
-    let oracle = Oracle::new(&runtimes)?;
+    let reference_only = !args.runtime.is_empty() && runtimes.is_empty();
+    let oracle = if reference_only { Oracle::reference_only()? } else { Oracle::new(&runtimes)? };
     for (name, why) in &oracle.unavailable {
         eprintln!("note: {name} is not available here and is not fuzzed: {why}");
     }
-    if oracle.runtimes().is_empty() {
+    if oracle.runtimes().is_empty() && !reference_only {
         bail!("no runtime to compare with the reference is available");
     }
     let budget = match (args.time, args.iterations) {
@@ -78,7 +80,8 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
         scenarios_dir: Some(scenarios_dir),
         repo_root: root.clone(),
     };
-    eprintln!("fuzzing reference vs {} (seed {})", oracle.runtimes().join(", "), args.seed);
+    let judged = if reference_only { "nothing (the reference alone)".to_owned() } else { oracle.runtimes().join(", ") };
+    eprintln!("fuzzing reference vs {judged} (seed {})", args.seed);
     let summary = driver::run(&oracle, &known, &cfg, |p| {
         if p.new > 0 || p.programs.is_multiple_of(25) {
             eprint!(
@@ -95,7 +98,7 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
         summary.programs,
         summary.elapsed.as_secs_f64(),
         summary.programs as f64 / summary.elapsed.as_secs_f64().max(1e-9),
-        summary.runtimes.join(", "),
+        judged,
         summary.findings.len(),
         if summary.reference_failures > 0 {
             format!(", {} program(s) the reference could not run", summary.reference_failures)

@@ -124,6 +124,13 @@ impl Oracle {
         Ok(Oracle { reference, others, unavailable })
     }
 
+    /// The reference alone, judging nobody: a throughput baseline for the generator, the
+    /// compiler and the reference (`wasi-conform fuzz --runtime reference`).
+    pub fn reference_only() -> Result<Oracle, OracleError> {
+        let reference = all_runtimes().into_iter().find(|r| r.name() == "reference").ok_or(OracleError::NoReference)?;
+        Ok(Oracle { reference, others: Vec::new(), unavailable: Vec::new() })
+    }
+
     /// Names of the judged runtimes (not the reference).
     pub fn runtimes(&self) -> Vec<&'static str> {
         self.others.iter().map(|r| r.name()).collect()
