@@ -12,6 +12,8 @@ use wasi_conform_differential::smith::{self, fuzz, CallAid};
 use wasi_conform_differential::triage::{signatures, Known};
 
 fn main() {
+    // Wasmer runs in worker processes (crash isolation): this program can host them.
+    wasi_conform_runners::isolated::serve_if_worker();
     // SAFETY: no other thread runs yet.
     unsafe {
         std::env::set_var("RUST_LIB_BACKTRACE", "0");

@@ -7,7 +7,8 @@
 //!
 //! Runtimes of the fuzz target: `WASI_CONFORM_FUZZ_RUNTIMES` (comma-separated, default
 //! `wasmtime,wasmi,wasmer`, the in-process ones); known list: `WASI_CONFORM_FUZZ_KNOWN`,
-//! default `fuzz/known-divergences.toml` — the same settings as the `differential` target.
+//! default the copy of `fuzz/known-divergences.toml` built into the binary. A libFuzzer
+//! binary does not host crash-isolation workers, so Wasmer runs in-process here.
 
 use std::sync::OnceLock;
 
@@ -49,9 +50,13 @@ fn state() -> &'static State {
             .map(str::to_owned)
             .collect();
         let oracle = Oracle::new(&names).unwrap_or_else(|e| panic!("fuzz target setup: {e}"));
-        let path = std::env::var("WASI_CONFORM_FUZZ_KNOWN")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/known-divergences.toml").into());
-        let known = Known::load(std::path::Path::new(&path)).unwrap_or_else(|e| panic!("fuzz target setup: {e}"));
+        // A copy of the list is built in, so that the target runs where the source tree is
+        // not (OSS-Fuzz and ClusterFuzzLite run the binary alone).
+        let known = match std::env::var("WASI_CONFORM_FUZZ_KNOWN") {
+            Ok(path) => Known::load(std::path::Path::new(&path)),
+            Err(_) => Known::parse(include_str!("../../../fuzz/known-divergences.toml")),
+        }
+        .unwrap_or_else(|e| panic!("fuzz target setup: {e}"));
         State { oracle, known }
     })
 }
