@@ -3,14 +3,13 @@
 //! an engine with epoch interruption and its ticker, a compile-once cache of
 //! `InstancePre`s, and the classification of a call's result into an [`Ending`].
 
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use wasi_conform_suite::case::TestCase;
 use wasi_conform_suite::outcome::{Ending, TrapClass, TrapKind};
 use wasmtime::{Config, Engine, InstancePre, Linker, Module, Trap};
+
+use crate::compile_cache::CompileCache;
 
 /// Epoch tick period: the granularity of timeouts.
 pub const TICK: Duration = Duration::from_millis(10);
@@ -39,30 +38,25 @@ pub fn deadline_ticks(timeout: Duration) -> u64 {
     (timeout.as_millis() / TICK.as_millis()).max(1) as u64
 }
 
-/// Modules compiled once per (scenario id, module hash) and linked.
+/// Modules compiled once per (scenario id, module hash) and linked (see
+/// [`crate::compile_cache`]).
 pub struct ModuleCache<T> {
-    cache: Mutex<HashMap<(String, u64), InstancePre<T>>>,
+    cache: CompileCache<InstancePre<T>>,
 }
 
 impl<T> Default for ModuleCache<T> {
     fn default() -> Self {
-        ModuleCache { cache: Mutex::new(HashMap::new()) }
+        ModuleCache { cache: CompileCache::default() }
     }
 }
 
 impl<T: 'static> ModuleCache<T> {
     /// The linked module of a case, compiling it on first use.
     pub fn get(&self, engine: &Engine, linker: &Linker<T>, case: &TestCase) -> Result<InstancePre<T>, String> {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        case.module.hash(&mut h);
-        let key = (case.id.clone(), h.finish());
-        if let Some(pre) = self.cache.lock().expect("cache lock").get(&key) {
-            return Ok(pre.clone());
-        }
-        let module = Module::new(engine, case.module.as_slice()).map_err(|e| format!("compile: {e:?}"))?;
-        let pre = linker.instantiate_pre(&module).map_err(|e| format!("link: {e:?}"))?;
-        self.cache.lock().expect("cache lock").insert(key, pre.clone());
-        Ok(pre)
+        self.cache.get_or_compile(case, |bytes| {
+            let module = Module::new(engine, bytes).map_err(|e| format!("compile: {e:?}"))?;
+            linker.instantiate_pre(&module).map_err(|e| format!("link: {e:?}"))
+        })
     }
 }
 

@@ -10,6 +10,7 @@
 
 pub mod bun;
 pub mod command;
+pub mod compile_cache;
 pub mod configured;
 pub mod deno;
 pub mod engine;

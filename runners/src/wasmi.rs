@@ -55,10 +55,8 @@
 //! Guest memory `[0, capture_len)` is read after every ending but a watchdog timeout
 //! (whose store is still in use by the abandoned thread).
 
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::io::{Cursor, Write};
-use std::sync::{mpsc, Arc, Mutex, RwLock};
+use std::sync::{mpsc, Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use wasi_conform_suite::case::TestCase;
@@ -67,6 +65,7 @@ use wasmi::{Config, Engine, Linker, Module, Store, StoreLimits, StoreLimitsBuild
 use wasmi_wasi::wasi_common::pipe::{ReadPipe, WritePipe};
 use wasmi_wasi::{ambient_authority, Dir, WasiCtx, WasiCtxBuilder};
 
+use crate::compile_cache::CompileCache;
 use crate::{Availability, Execution, Runtime, Sandbox};
 
 /// Capacity of the in-memory stdout/stderr pipes.
@@ -87,7 +86,7 @@ struct Host {
 pub struct Wasmi {
     engine: Engine,
     linker: Arc<Linker<Host>>,
-    cache: Mutex<HashMap<(String, u64), Module>>,
+    cache: CompileCache<Module>,
 }
 
 impl Default for Wasmi {
@@ -104,20 +103,12 @@ impl Wasmi {
         let mut linker = Linker::new(&engine);
         wasmi_wasi::add_to_linker(&mut linker, |h: &mut Host| &mut h.wasi)
             .expect("preview1 links into an empty linker");
-        Wasmi { engine, linker: Arc::new(linker), cache: Mutex::new(HashMap::new()) }
+        Wasmi { engine, linker: Arc::new(linker), cache: CompileCache::default() }
     }
 
     /// The compiled module of a case, compiling it on first use.
     fn module(&self, case: &TestCase) -> Result<Module, String> {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        case.module.hash(&mut h);
-        let key = (case.id.clone(), h.finish());
-        if let Some(m) = self.cache.lock().expect("cache lock").get(&key) {
-            return Ok(m.clone());
-        }
-        let module = Module::new(&self.engine, case.module.as_slice()).map_err(|e| format!("compile: {e}"))?;
-        self.cache.lock().expect("cache lock").insert(key, module.clone());
-        Ok(module)
+        self.cache.get_or_compile(case, |bytes| Module::new(&self.engine, bytes).map_err(|e| format!("compile: {e}")))
     }
 }
 
@@ -294,6 +285,6 @@ mod tests {
             let o = execute(&rt, &c.case);
             assert_eq!(judge(&s, &c.layout, &o), Verdict::Pass, "{:?}", o.ending);
         }
-        assert_eq!(rt.cache.lock().unwrap().len(), 1);
+        assert_eq!(rt.cache.len(), 1);
     }
 }
