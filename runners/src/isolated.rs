@@ -334,6 +334,9 @@ fn signal_name(sig: i32) -> &'static str {
 /// Serves runs of one runtime: one request line in, one reply line out.
 fn serve(name: &str) -> Result<(), String> {
     let rt = in_process(name).ok_or_else(|| format!("no in-process runtime named `{name}`"))?;
+    // A runtime's panics are caught by its adapter and reported in the run's verdict, with
+    // their message; printing them (with backtraces) as well would only be noise.
+    std::panic::set_hook(Box::new(|_| {}));
     // The protocol gets its own copy of fd 1; fd 1 itself then points at stderr, so that
     // nothing a runtime prints can reach the channel.
     // SAFETY: dup/dup2 on the process's own standard descriptors, before any other thread
