@@ -28,6 +28,13 @@ use crate::fs::{Fs, Ino, Kind};
 use crate::memory::Memory;
 use crate::path::{self, Follow, Target};
 
+/// The largest file the in-memory file system holds: 64 MiB. Choice: a write, truncation or
+/// allocation past it is `fbig`, as POSIX gives when a file would exceed the file system's
+/// maximum size. Real file systems allow far more (ext4 16 TiB, tmpfs 8 EiB, as sparse
+/// files); the reference keeps files as plain bytes, so scenarios stay below this size or
+/// above `i64::MAX`, where every runtime refuses too.
+pub const MAX_FILE_SIZE: u64 = 64 << 20;
+
 /// What the guest starts with.
 #[derive(Debug, Clone, Default)]
 pub struct WasiConfig {
@@ -449,7 +456,13 @@ impl Wasi {
         if len == 0 {
             return Err(Errno::Inval.into());
         }
-        let end = offset.checked_add(len).ok_or(Errno::Fbig)?;
+        // POSIX: "[EINVAL] ... the offset argument is less than zero": 2^63 and up are
+        // negative as an off_t.
+        if offset > i64::MAX as u64 {
+            return Err(Errno::Inval.into());
+        }
+        // POSIX: "[EFBIG] The value of offset+len is greater than the maximum file size."
+        let end = offset.checked_add(len).filter(|e| *e <= MAX_FILE_SIZE).ok_or(Errno::Fbig)?;
         let now = self.now();
         let data = self.file_data(ino);
         if (data.len() as u64) < end {
@@ -547,7 +560,7 @@ impl Wasi {
     pub fn fd_filestat_set_size(&mut self, fd: u32, size: u64) -> Outcome {
         self.fds.get(fd)?.require(right("fd_filestat_set_size"))?;
         let ino = self.file_ino(fd)?;
-        if size > i64::MAX as u64 {
+        if size > MAX_FILE_SIZE {
             return Err(Errno::Fbig.into());
         }
         let now = self.now();
@@ -636,7 +649,7 @@ impl Wasi {
     }
 
     fn write_at(&mut self, ino: Ino, offset: u64, bytes: &[u8]) -> Outcome {
-        let end = offset.checked_add(bytes.len() as u64).filter(|e| *e <= i64::MAX as u64).ok_or(Errno::Fbig)?;
+        let end = offset.checked_add(bytes.len() as u64).filter(|e| *e <= MAX_FILE_SIZE).ok_or(Errno::Fbig)?;
         let now = self.now();
         let data = self.file_data(ino);
         if (data.len() as u64) < end {
@@ -951,8 +964,10 @@ impl Wasi {
         };
         let handle = match &self.fs.inode(ino).kind {
             Kind::Dir(_) => {
-                // POSIX: opening a directory for writing or truncation is `isdir`.
-                if base & right("fd_write") != 0 || trunc {
+                // POSIX open: "[EISDIR] The named file is a directory and oflag includes
+                // O_WRONLY or O_RDWR, or includes O_CREAT without O_DIRECTORY"; truncation
+                // needs write access.
+                if base & right("fd_write") != 0 || trunc || (creat && !directory) {
                     return Err(Errno::Isdir.into());
                 }
                 Handle::Dir { ino, preopen: None }
