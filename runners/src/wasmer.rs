@@ -24,11 +24,17 @@
 //!   wakes a host call blocked in wasix's async machinery, e.g. a `poll_oneoff` sleep, and
 //!   makes it exit). A run that ends in the grace period is a timeout with its memory; one
 //!   that does not (blocked somewhere neither reaches) is a timeout without memory and its
-//!   thread is abandoned. Memory: the compiled modules declare a fixed-size memory
-//!   (minimum = maximum), so the adapter checks the declared size against
-//!   `case.limits.memory_bytes` before instantiating and refuses (`Crash`) a module whose
-//!   memory could exceed it (minimum above the limit, or a maximum above it or absent); no
-//!   Wasmer tunables are involved.
+//!   thread is abandoned. Memory: Wasmer's `Tunables` create every linear memory, and they
+//!   belong to the engine, so each run's `Store` gets a clone of the adapter's engine (a
+//!   clone shares the compiled code, hence the module cache; only its tunables differ)
+//!   whose tunables (`MemoryLimit`) give each memory the maximum
+//!   `min(declared maximum, limit)` in whole pages, the limit if none is declared (most
+//!   modules compiled from Rust or C declare none). `memory.grow` past it returns -1 to the
+//!   guest, as in Wasmtime and wasmi. A memory whose *minimum* exceeds the limit cannot be
+//!   created: an exported or imported one is refused before the run with its name, any
+//!   other when the instance is made (both `Crash`). The memory style (bounds checks and
+//!   guard pages) is fixed when the module is compiled and does not depend on the maximum
+//!   (`Static` for every memory in Wasmer 7.4), so capping it changes no compiled code.
 //! - Debug builds: Wasmer turns a misaligned guest pointer into a misaligned Rust reference,
 //!   which debug assertions make a non-unwinding panic (an abort of the whole harness), so
 //!   the workspace manifest turns debug assertions off for the Wasmer crates in the dev
@@ -63,9 +69,10 @@
 //! code (a host function that failed with a `RuntimeError` of its own) → `HostError`. Note
 //! that wasmer-wasix answers a bad guest pointer with errno 78 (WASIX's `memviolation`), not a
 //! trap. Anything that ends after the limit (the watchdog's interrupt or `SIGKILL`, or no end
-//! at all) → `Timeout`. A module that fails to compile, a memory over the limit, a `WasiEnv`
-//! that cannot be built or instantiated, a panic inside Wasmer on the run's thread (caught
-//! there), or a run thread that dies without answering → `Crash`. Guest memory
+//! at all) → `Timeout`. A module that fails to compile, a memory whose minimum is over the
+//! limit, a `WasiEnv` that cannot be built or instantiated, a panic inside Wasmer on the
+//! run's thread (caught there), or a run thread that dies without answering → `Crash`. A
+//! `memory.grow` past the limit is no ending: the guest gets -1 and carries on. Guest memory
 //! `[0, capture_len)` is read after every run that got an instance — returned, exited,
 //! trapped or stopped by the watchdog — but not after an abandoned one.
 
@@ -79,10 +86,15 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use std::ptr::NonNull;
 use wasi_conform_suite::case::TestCase;
 use wasi_conform_suite::outcome::{Ending, TrapClass, TrapKind};
-use wasmer::sys::vm::TrapCode;
-use wasmer::{Engine, ExternType, Module, RuntimeError, Store};
+
+use wasmer::sys::vm::{
+    MemoryError, MemoryStyle, TableStyle, TrapCode, VMConfig, VMMemory, VMMemoryDefinition, VMTable, VMTableDefinition,
+};
+use wasmer::sys::{BaseTunables, NativeEngineExt, Tunables};
+use wasmer::{Engine, ExternType, MemoryType, Module, Pages, RuntimeError, Store, TableType};
 use wasmer_wasix::runtime::task_manager::tokio::TokioTaskManager;
 use wasmer_wasix::virtual_fs::{
     host_fs, AsyncRead, AsyncSeek, AsyncWrite, FsError, MountFileSystem, Pipe, ReadBuf, VirtualFile,
@@ -186,7 +198,7 @@ impl Wasmer {
             Ok(m) => m,
             Err(e) => return Execution::crash(e),
         };
-        if let Err(e) = check_memory(&module, case.limits.memory_bytes) {
+        if let Err(e) = check_minimum(&module, case.limits.memory_bytes) {
             return Execution::crash(e);
         }
         let stdout = Capture::new("stdout");
@@ -197,7 +209,10 @@ impl Wasmer {
         };
         let capture = case.capture_len as usize;
         let handle = self.handle();
-        let engine = self.engine.clone();
+        // A clone shares the compiled code (and so the module cache) but has tunables of
+        // its own: this run's limit.
+        let mut engine = self.engine.clone();
+        engine.set_tunables(MemoryLimit::new(case.limits.memory_bytes));
         let (stopper_tx, stopper_rx) = mpsc::channel();
         let (tx, rx) = mpsc::channel::<Report>();
         let worker = std::thread::Builder::new().name(format!("wasmer:{}", case.id)).spawn(move || {
@@ -328,22 +343,98 @@ fn watch(rx: &mpsc::Receiver<Report>, stopper: &mpsc::Receiver<Stopper>, limit: 
     }
 }
 
-/// Refuses a module whose linear memory could exceed the limit (see the module docs).
-fn check_memory(module: &Module, limit: u64) -> Result<(), String> {
+/// Refuses up front, with the memory's name, a module whose exported or imported memory
+/// needs more than the limit to start (a memory of neither kind is refused by
+/// [`MemoryLimit`] when the instance is made).
+fn check_minimum(module: &Module, limit: u64) -> Result<(), String> {
     let exports = module.exports().map(|e| (e.name().to_owned(), e.ty().clone()));
     let imports = module.imports().map(|i| (i.name().to_owned(), i.ty().clone()));
     for (name, ty) in exports.chain(imports) {
         if let ExternType::Memory(ty) = ty {
             let min = ty.minimum.0 as u64 * PAGE;
-            let max = ty.maximum.map(|p| p.0 as u64 * PAGE);
-            if min > limit || max.is_none_or(|m| m > limit) {
-                return Err(format!(
-                    "memory {name:?} (minimum {min} bytes, maximum {max:?}) could exceed the limit of {limit} bytes"
-                ));
+            if min > limit {
+                return Err(format!("memory {name:?}: its minimum of {min} bytes exceeds the limit of {limit} bytes"));
             }
         }
     }
     Ok(())
+}
+
+/// The tunables of one run's engine: Wasmer's own ([`BaseTunables`]), except that every
+/// linear memory the run creates gets a maximum of at most the case's limit (see the
+/// module docs). Tables, globals, tags and the stack configuration are Wasmer's own: the
+/// trait's provided methods (which `BaseTunables` does not override either) or delegated.
+struct MemoryLimit {
+    /// The case's memory limit in whole pages.
+    pages: Pages,
+    base: BaseTunables,
+}
+
+impl MemoryLimit {
+    fn new(bytes: u64) -> Self {
+        let pages = (bytes / PAGE).min(u64::from(Pages::max_value().0)) as u32;
+        MemoryLimit { pages: Pages(pages), base: BaseTunables::new() }
+    }
+
+    /// The memory type Wasmer creates instead of `ty`: the maximum is the smaller of the
+    /// declared one and the limit (the limit if none is declared); a minimum above the
+    /// limit cannot be met.
+    fn cap(&self, ty: &MemoryType) -> Result<MemoryType, MemoryError> {
+        if ty.minimum > self.pages {
+            return Err(MemoryError::Generic(format!(
+                "a minimum of {} bytes exceeds the limit of {} bytes",
+                ty.minimum.0 as u64 * PAGE,
+                self.pages.0 as u64 * PAGE
+            )));
+        }
+        let maximum = Some(ty.maximum.map_or(self.pages, |m| m.min(self.pages)));
+        Ok(MemoryType { maximum, ..*ty })
+    }
+}
+
+impl Tunables for MemoryLimit {
+    /// The style is chosen when the module is compiled, by the adapter's shared engine
+    /// (`BaseTunables`: `Static` for every memory in Wasmer 7.4, whatever its maximum), so
+    /// it is not the limit's to change.
+    fn memory_style(&self, memory: &MemoryType) -> MemoryStyle {
+        self.base.memory_style(memory)
+    }
+
+    fn table_style(&self, table: &TableType) -> TableStyle {
+        self.base.table_style(table)
+    }
+
+    fn create_host_memory(&self, ty: &MemoryType, style: &MemoryStyle) -> Result<VMMemory, MemoryError> {
+        self.base.create_host_memory(&self.cap(ty)?, style)
+    }
+
+    unsafe fn create_vm_memory(
+        &self,
+        ty: &MemoryType,
+        style: &MemoryStyle,
+        vm_definition_location: NonNull<VMMemoryDefinition>,
+    ) -> Result<VMMemory, MemoryError> {
+        // SAFETY: the caller's guarantee for `vm_definition_location` is passed on as is.
+        unsafe { self.base.create_vm_memory(&self.cap(ty)?, style, vm_definition_location) }
+    }
+
+    fn create_host_table(&self, ty: &TableType, style: &TableStyle) -> Result<VMTable, String> {
+        self.base.create_host_table(ty, style)
+    }
+
+    unsafe fn create_vm_table(
+        &self,
+        ty: &TableType,
+        style: &TableStyle,
+        vm_definition_location: NonNull<VMTableDefinition>,
+    ) -> Result<VMTable, String> {
+        // SAFETY: the caller's guarantee for `vm_definition_location` is passed on as is.
+        unsafe { self.base.create_vm_table(ty, style, vm_definition_location) }
+    }
+
+    fn vmconfig(&self) -> &VMConfig {
+        self.base.vmconfig()
+    }
 }
 
 /// Classifies the result of calling `_start` (see the module docs).
@@ -492,8 +583,8 @@ mod tests {
 
     // What every in-process adapter guarantees (traps, timeouts, limits, argv/env/stdin) is
     // checked for Wasmer, in-process and isolated, in runners/tests/in_process.rs; here only
-    // what is Wasmer's own: the cache, the wake-up of a blocked run, the up-front memory
-    // check and the virtual root preopen.
+    // what is Wasmer's own: the cache, the wake-up of a blocked run, the memory cap and the
+    // virtual root preopen.
 
     #[test]
     fn the_readme_example_passes() {
@@ -526,15 +617,69 @@ mod tests {
     }
 
     #[test]
-    fn a_memory_that_could_exceed_the_limit_is_refused() {
+    fn memories_are_capped_at_each_cases_limit_and_share_one_compiled_module() {
+        // The guest grows its memory a page at a time until `memory.grow` fails (-1), then
+        // stores the number of pages it reached at address 0.
+        use wasm_encoder::{BlockType, Instruction::*};
+        let store =
+            wasm_encoder::MemArg { offset: 0, align: 2, target: wasm_encoder::MemArgTarget::Memory(0), ordering: None };
+        let body = [
+            Block(BlockType::Empty),
+            Loop(BlockType::Empty),
+            I32Const(1),
+            MemoryGrow(0),
+            I32Const(-1),
+            I32Eq,
+            BrIf(1),
+            Br(0),
+            End,
+            End,
+            I32Const(0),
+            MemorySize(0),
+            I32Store(store),
+        ];
+        let rt = Wasmer::new();
+        let reached = |max: Option<u64>, limit: u64| {
+            let mut c = compile_with(
+                &scenario("id: sched_yield/grow\nsteps:\n  - sched_yield: {}\n    expect: {errno: success}\n"),
+                Limits { memory_bytes: limit, ..Limits::default() },
+            )
+            .unwrap();
+            c.case.module = Arc::new(module(&body, 1, max, true));
+            let o = execute(&rt, &c.case);
+            assert_eq!(o.ending, Ending::Exit(0), "maximum {max:?}, limit {limit}");
+            let memory = o.memory.expect("memory after the run");
+            u32::from_le_bytes(memory[..4].try_into().unwrap())
+        };
+        assert_eq!(reached(None, 4 << 16), 4);
+        assert_eq!(reached(Some(16), 4 << 16), 4);
+        // A declared maximum below the limit still holds.
+        assert_eq!(reached(Some(2), 4 << 16), 2);
+        // A limit that is not a whole number of pages allows the whole pages only.
+        assert_eq!(reached(None, (3 << 16) + 100), 3);
+        // The same compiled module under different limits: the cap is the run's, the
+        // module is compiled once per maximum declared above.
+        assert_eq!(reached(None, 2 << 16), 2);
+        assert_eq!(rt.cache.lock().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_memory_whose_minimum_exceeds_the_limit_is_refused() {
         let mut c = compile_with(
-            &scenario("id: sched_yield/grow\nsteps:\n  - sched_yield: {}\n    expect: {errno: success}\n"),
+            &scenario("id: sched_yield/big\nsteps:\n  - sched_yield: {}\n    expect: {errno: success}\n"),
             Limits { memory_bytes: 4 << 16, ..Limits::default() },
         )
         .unwrap();
-        c.case.module = Arc::new(module(&[], None));
-        assert!(matches!(execute(&Wasmer::new(), &c.case).ending, Ending::Crash(m) if m.contains("limit")));
-        c.case.module = Arc::new(module(&[], Some(4)));
+        // Exported: refused up front, with its name.
+        c.case.module = Arc::new(module(&[], 5, None, true));
+        let e = execute(&Wasmer::new(), &c.case).ending;
+        assert!(matches!(&e, Ending::Crash(m) if m.contains("\"memory\"") && m.contains("limit")), "{e}");
+        // Not exported: refused by the tunables when the instance is made.
+        c.case.module = Arc::new(module(&[], 5, None, false));
+        let e = execute(&Wasmer::new(), &c.case).ending;
+        assert!(matches!(&e, Ending::Crash(m) if m.contains("exceeds the limit")), "{e}");
+        // Exactly the limit is fine.
+        c.case.module = Arc::new(module(&[], 4, None, true));
         assert_eq!(execute(&Wasmer::new(), &c.case).ending, Ending::Exit(0));
     }
 
@@ -550,17 +695,21 @@ mod tests {
         assert_eq!(judge(&s, &c.layout, &o), Verdict::Pass, "{:?}", o.ending);
     }
 
-    /// A module exporting `memory` (1 page, maximum `max`) and `_start` with the given body.
-    fn module(body: &[wasm_encoder::Instruction], max: Option<u64>) -> Vec<u8> {
+    /// A module with a memory of `min` pages and maximum `max` (exported as `memory` if
+    /// `export`) and `_start` with the given body.
+    fn module(body: &[wasm_encoder::Instruction], min: u64, max: Option<u64>, export: bool) -> Vec<u8> {
         use wasm_encoder::*;
         let mut types = TypeSection::new();
         types.ty().function([], []);
         let mut funcs = FunctionSection::new();
         funcs.function(0);
         let mut mem = MemorySection::new();
-        mem.memory(MemoryType { minimum: 1, maximum: max, memory64: false, shared: false, page_size_log2: None });
+        mem.memory(MemoryType { minimum: min, maximum: max, memory64: false, shared: false, page_size_log2: None });
         let mut exports = ExportSection::new();
-        exports.export("memory", ExportKind::Memory, 0).export("_start", ExportKind::Func, 0);
+        if export {
+            exports.export("memory", ExportKind::Memory, 0);
+        }
+        exports.export("_start", ExportKind::Func, 0);
         let mut f = Function::new([]);
         for i in body {
             f.instruction(i);
