@@ -366,7 +366,9 @@ impl Compiler {
             .map(|(i, p)| {
                 let name = match &self.check {
                     Some(c) => c.guest_names[i].clone(),
-                    None => p.binding.clone(),
+                    // The guest name without a leading `/` or `./` (the binding, for a
+                    // simple name).
+                    None => p.name.trim_start_matches("./").trim_start_matches('/').to_owned(),
                 };
                 let len = name.len() as u32;
                 (self.put(name.into_bytes()), len)

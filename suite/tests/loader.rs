@@ -210,3 +210,24 @@ fn range_bounds_may_be_bindings_but_must_be_bound() {
     let (_, _, m) = error_of(&text);
     assert!(m.contains("`$t0` is not bound"), "{m}");
 }
+
+#[test]
+fn a_nested_preopen_name_needs_a_simple_binding() {
+    let steps = "steps:\n  - fd_close: {fd: 9}\n    expect: {errno: badf}\n";
+    assert_error(&format!("{HEAD}fixture:\n  preopens:\n    - name: /data/lib\n{steps}"), 7, "with a `binding:`");
+    assert_error(
+        &format!("{HEAD}fixture:\n  preopens:\n    - name: /data/lib\n      binding: a/b\n{steps}"),
+        8,
+        "binding `a/b` must be a simple name",
+    );
+    assert_error(
+        &format!("{HEAD}fixture:\n  preopens:\n    - name: /data/../x\n      binding: x\n{steps}"),
+        7,
+        "must be a simple name",
+    );
+    let ok =
+        format!("{HEAD}fixture:\n  preopens:\n    - name: /data\n    - name: /data/lib\n      binding: lib\n{steps}");
+    let s = load_str(&ok, Path::new("scenarios/fd_close/x.yaml")).unwrap_or_else(|e| panic!("{}", e.with_snippet()));
+    assert_eq!(s.fixture.preopens[1].name, "/data/lib");
+    assert_eq!(s.fixture.preopens[1].binding, "lib");
+}

@@ -119,6 +119,10 @@ struct RawFixture {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawPreopen {
     name: Spanned<String>,
+    /// The binding (and host directory name) of a preopen whose name has several
+    /// components (`/data/lib`); a simple name binds itself.
+    #[serde(default)]
+    binding: Option<Spanned<String>>,
     #[serde(default)]
     tree: BTreeMap<String, NodeValue>,
 }
@@ -173,13 +177,29 @@ fn build(raw: RawScenario, path: &Path) -> Result<Scenario, LoadError> {
     let mut preopens = Vec::new();
     let mut bound: BTreeSet<String> = BTreeSet::new();
     for p in raw.fixture.preopens {
-        let binding = p.name.value.trim_start_matches("./").trim_start_matches('/').to_owned();
-        if binding.is_empty() || !binding.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
+        let simple = |b: &str| !b.is_empty() && b.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        let stripped = p.name.value.trim_start_matches("./").trim_start_matches('/');
+        let binding = match &p.binding {
+            Some(b) if !simple(&b.value) => {
+                return Err(located(
+                    path,
+                    &b.referenced,
+                    format!("binding `{}` must be a simple name (letters, digits, `_-.`)", b.value),
+                ))
+            }
+            Some(b) => b.value.clone(),
+            None => stripped.to_owned(),
+        };
+        let nested = !stripped.is_empty()
+            && stripped.split('/').all(|c| simple(c) && c != "." && c != "..")
+            && p.binding.is_some();
+        if !simple(stripped) && !nested {
             return Err(located(
                 path,
                 &p.name.referenced,
                 format!(
-                    "preopen name `{}` must be a simple name (letters, digits, `_-.`, optional leading `/`)",
+                    "preopen name `{}` must be a simple name (letters, digits, `_-.`, optional leading `/`), or \
+                     components of such names (`/data/lib`) with a `binding:`",
                     p.name.value
                 ),
             ));
