@@ -1,20 +1,44 @@
 //! `wasi-conform fuzz`: the differential fuzzer on the stable toolchain (no libFuzzer):
-//! seeded structured programs through the reference and the selected runtimes, a progress
-//! line on stderr, a summary of distinct divergences, and `findings.json`
-//! (schema `wasi-conform/findings/v1`, see README.md).
+//! seeded structured programs (generator 1, `--generator programs`) or wasm-smith modules
+//! (generator 2, `--generator smith`) through the reference and the selected runtimes, a
+//! progress line on stderr, a summary of distinct divergences, and `findings.json`
+//! (schema `wasi-conform/findings/v1`, see README.md). Each finding carries the generator
+//! that found it; a run replaces only its own generator's findings in an existing file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use wasi_conform_differential::driver::{self, Budget, FuzzConfig};
+use wasi_conform_differential::driver::{self, Budget, FuzzConfig, Progress, Summary};
 use wasi_conform_differential::oracle::Oracle;
 use wasi_conform_differential::program::GenConfig;
+use wasi_conform_differential::smith;
 use wasi_conform_differential::triage::Known;
+
+/// Which generator makes the inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Generator {
+    /// Generator 1: structured preview1 programs, compiled through the scenario compiler.
+    Programs,
+    /// Generator 2: wasm-smith modules calling preview1 functions (no trace; not minimised).
+    Smith,
+}
+
+impl Generator {
+    fn name(self) -> &'static str {
+        match self {
+            Generator::Programs => "programs",
+            Generator::Smith => "smith",
+        }
+    }
+}
 
 #[derive(clap::Args)]
 pub struct FuzzArgs {
+    /// Input generator.
+    #[arg(long, value_enum, default_value_t = Generator::Programs)]
+    generator: Generator,
     /// Seed: the same seed gives the same programs and the same summary.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -39,13 +63,13 @@ pub struct FuzzArgs {
     /// Known-divergence list; default `fuzz/known-divergences.toml`.
     #[arg(long)]
     known: Option<PathBuf>,
-    /// Oracle runs spent minimising each new divergence (0: do not minimise).
+    /// Oracle runs spent minimising each new divergence (0: do not minimise; programs only).
     #[arg(long, default_value_t = 200)]
     minimise: usize,
-    /// Most steps per generated program.
+    /// Most steps per generated program (programs only).
     #[arg(long, default_value_t = 8)]
     max_steps: usize,
-    /// Functions never generated (comma-separated).
+    /// Functions never generated (comma-separated; programs only).
     #[arg(long, value_delimiter = ',')]
     exclude: Vec<String>,
 }
@@ -81,27 +105,36 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
         repo_root: root.clone(),
     };
     let judged = if reference_only { "nothing (the reference alone)".to_owned() } else { oracle.runtimes().join(", ") };
-    eprintln!("fuzzing reference vs {judged} (seed {})", args.seed);
-    let summary = driver::run(&oracle, &known, &cfg, |p| {
+    let generator = args.generator;
+    let noun = match generator {
+        Generator::Programs => "programs",
+        Generator::Smith => "modules",
+    };
+    eprintln!("fuzzing reference vs {judged} with {} (seed {})", generator.name(), args.seed);
+    let show = |p: &Progress| {
         if p.new > 0 || p.programs.is_multiple_of(25) {
             eprint!(
-                "\r{} programs, {:.1}/s, {} distinct divergence(s)   ",
+                "\r{} {noun}, {:.1}/s, {} distinct divergence(s)   ",
                 p.programs,
                 p.programs as f64 / p.elapsed.as_secs_f64().max(1e-9),
                 p.distinct
             );
         }
-    });
+    };
+    let summary = match generator {
+        Generator::Programs => driver::run(&oracle, &known, &cfg, show),
+        Generator::Smith => smith::seeded::run(&oracle, &known, args.seed, args.first, budget, show),
+    };
     eprintln!();
     println!(
-        "{} programs in {:.1}s ({:.1}/s) against {}; {} distinct divergence(s){}",
+        "{} {noun} in {:.1}s ({:.1}/s) against {}; {} distinct divergence(s){}",
         summary.programs,
         summary.elapsed.as_secs_f64(),
         summary.programs as f64 / summary.elapsed.as_secs_f64().max(1e-9),
         judged,
         summary.findings.len(),
         if summary.reference_failures > 0 {
-            format!(", {} program(s) the reference could not run", summary.reference_failures)
+            format!(", {} input(s) the reference could not run", summary.reference_failures)
         } else {
             String::new()
         }
@@ -112,7 +145,7 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
         if f.known.is_none() {
             unexplained += 1;
         }
-        println!("{state:>5} {:>5}x  {}", f.count, f.signature);
+        println!("{state:>5} {:>5}x  {}  (first: {})", f.count, f.signature, f.first_program);
         if let Some(s) = &f.scenario {
             println!("             scenario: {s}");
         }
@@ -130,8 +163,32 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
     if let Some(dir) = findings_path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let json = serde_json::to_string_pretty(&driver::findings_json(&summary))?;
+    let json = serde_json::to_string_pretty(&merged_findings(&findings_path, generator, &summary)?)?;
     std::fs::write(&findings_path, json + "\n").with_context(|| format!("writing {}", findings_path.display()))?;
     println!("{unexplained} unexplained; findings written to {}", findings_path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// `findings.json` for this run, merged with an existing file: every finding gets a
+/// `generator` field (findings without one are generator 1's, `programs`), this run's
+/// generator's findings replace that generator's old ones, the others are kept.
+fn merged_findings(path: &Path, generator: Generator, summary: &Summary) -> Result<serde_json::Value> {
+    let mut findings: Vec<serde_json::Value> = Vec::new();
+    if path.exists() {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let old: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let old = old.get("findings").and_then(|f| f.as_array()).cloned().unwrap_or_default();
+        findings.extend(old.into_iter().filter(|f| {
+            f.get("generator").and_then(|g| g.as_str()).unwrap_or(Generator::Programs.name()) != generator.name()
+        }));
+    }
+    let mut new = driver::findings_json(summary);
+    let ours = new.get_mut("findings").and_then(|f| f.as_array_mut()).map(std::mem::take).unwrap_or_default();
+    findings.extend(ours.into_iter().map(|mut f| {
+        f["generator"] = generator.name().into();
+        f
+    }));
+    new["findings"] = findings.into();
+    Ok(new)
 }

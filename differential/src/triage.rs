@@ -74,6 +74,48 @@ pub fn signatures(divergences: &[Divergence]) -> Vec<(Signature, Vec<Divergence>
         .collect()
 }
 
+/// What a traceless run's divergence is attributed to when the reference called no
+/// preview1 function at all.
+pub const NO_CALL: &str = "(no call)";
+
+/// The exit class of an ending as [`crate::normalise::EndClass::describe`] writes it:
+/// `exit 0` is `exit-0`, 1 to 255 `exit-nonzero`, larger codes (which a POSIX host cannot
+/// report, `proc_exit/code-256`) `exit-over-255`; `trap`, `timeout`, `crash` (and any other
+/// text) stay as they are.
+pub fn exit_class(end: &str) -> String {
+    match end.strip_prefix("exit ").map(str::parse::<u64>) {
+        Some(Ok(0)) => "exit-0".into(),
+        Some(Ok(1..=255)) => "exit-nonzero".into(),
+        Some(Ok(_)) => "exit-over-255".into(),
+        Some(Err(_)) | None => end.to_owned(),
+    }
+}
+
+/// Gives a divergence of a run without a trace (a wasm-smith module: function `-`) a
+/// signature that names a behaviour rather than a number:
+///
+/// - the function is `last_called`, the last preview1 function the reference saw called
+///   ([`NO_CALL`] when it called none), so the call that ended or last shaped the run;
+/// - at the ending, exact exit codes become exit classes ([`exit_class`]), so that e.g.
+///   `proc_raise` of any fatal signal (reference: exit 128 + signal; a runtime that returns
+///   and exits 0) is one signature, not one per signal. When both sides fall in the same
+///   class (exit 3 against exit 4) the exact codes are kept: that is the difference.
+///
+/// Divergences with a function already (runs with a trace) are left alone.
+pub fn attribute_traceless(d: &mut Divergence, last_called: Option<&str>) {
+    if d.function != "-" {
+        return;
+    }
+    d.function = last_called.unwrap_or(NO_CALL).to_owned();
+    if d.place == Place::Ending {
+        let (expected, observed) = (exit_class(&d.expected), exit_class(&d.observed));
+        if expected != observed {
+            d.expected = expected;
+            d.observed = observed;
+        }
+    }
+}
+
 /// One explained divergence.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -196,6 +238,49 @@ mod tests {
         assert!(glob("a*c*e", "abcde"));
         assert!(!glob("a*c*e", "abde"));
         assert!(glob("exact", "exact"));
+    }
+
+    fn ending(expected: &str, observed: &str) -> Divergence {
+        Divergence {
+            runtime: "wasmtime".into(),
+            place: Place::Ending,
+            function: "-".into(),
+            expected: expected.into(),
+            observed: observed.into(),
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn traceless_endings_are_classed_and_attributed_to_the_last_call() {
+        // proc_raise of two different fatal signals: one signature, not one per exit code.
+        let mut a = ending("exit 134", "exit 0");
+        let mut b = ending("exit 143", "exit 0");
+        attribute_traceless(&mut a, Some("proc_raise"));
+        attribute_traceless(&mut b, Some("proc_raise"));
+        assert_eq!(
+            (a.function.as_str(), a.expected.as_str(), a.observed.as_str()),
+            ("proc_raise", "exit-nonzero", "exit-0")
+        );
+        assert_eq!(signatures(&[a.clone()])[0].0, signatures(&[b])[0].0);
+        // Same class on both sides: the exact codes are the difference and are kept.
+        let mut c = ending("exit 3", "exit 4");
+        attribute_traceless(&mut c, Some("proc_exit"));
+        assert_eq!((c.expected.as_str(), c.observed.as_str()), ("exit 3", "exit 4"));
+        let mut big = ending("exit 256", "exit 0");
+        attribute_traceless(&mut big, Some("proc_exit"));
+        assert_eq!((big.expected.as_str(), big.observed.as_str()), ("exit-over-255", "exit-0"));
+        // Traps, timeouts and crashes keep their names; no call at all is named so.
+        let mut t = ending("exit 0", "trap");
+        attribute_traceless(&mut t, None);
+        assert_eq!((t.function.as_str(), t.expected.as_str(), t.observed.as_str()), (NO_CALL, "exit-0", "trap"));
+        // Other places keep their classes; a traced divergence is left alone.
+        let mut s = Divergence { place: Place::Stdout, ..ending("stdout as reference", "stdout differs") };
+        attribute_traceless(&mut s, Some("fd_write"));
+        assert_eq!((s.function.as_str(), s.expected.as_str()), ("fd_write", "stdout as reference"));
+        let mut traced = Divergence { function: "path_open".into(), ..ending("exit 1", "exit 0") };
+        attribute_traceless(&mut traced, Some("fd_write"));
+        assert_eq!((traced.function.as_str(), traced.expected.as_str()), ("path_open", "exit 1"));
     }
 
     #[test]

@@ -13,10 +13,10 @@
 //! limit by epoch interruption (the reference never blocks: `poll_oneoff` advances its
 //! clock instead of sleeping).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use wasi_conform_abi::{CoreType, FUNCTIONS, MODULE};
+use wasi_conform_abi::{CoreType, Function, FUNCTIONS, MODULE};
 use wasi_conform_reference::memory::Memory;
 use wasi_conform_reference::wasi::CallResult;
 use wasi_conform_reference::{Exit, Trap, Wasi, WasiConfig};
@@ -56,11 +56,11 @@ fn val(t: CoreType) -> ValType {
 /// [`Reference::with_call_counts`]: how generators measure which functions their modules
 /// actually call at run time.
 #[derive(Debug)]
-pub struct CallCounts(Vec<AtomicU64>);
+pub struct CallCounts(Vec<AtomicU64>, AtomicUsize);
 
 impl Default for CallCounts {
     fn default() -> Self {
-        CallCounts(FUNCTIONS.iter().map(|_| AtomicU64::new(0)).collect())
+        CallCounts(FUNCTIONS.iter().map(|_| AtomicU64::new(0)).collect(), AtomicUsize::new(usize::MAX))
     }
 }
 
@@ -68,6 +68,12 @@ impl CallCounts {
     /// The counts so far, indexed like `FUNCTIONS`.
     pub fn snapshot(&self) -> Vec<u64> {
         self.0.iter().map(|c| c.load(Ordering::Relaxed)).collect()
+    }
+
+    /// The function called last since the previous `take_last` (how traceless fuzz
+    /// findings are attributed to a function), and forget it.
+    pub fn take_last(&self) -> Option<&'static Function> {
+        FUNCTIONS.get(self.1.swap(usize::MAX, Ordering::Relaxed))
     }
 }
 
@@ -96,6 +102,7 @@ impl Reference {
                     move |mut caller: Caller<'_, State>, params: &[Val], results: &mut [Val]| {
                         if let Some(c) = &counts {
                             c.0[f.index].fetch_add(1, Ordering::Relaxed);
+                            c.1.store(f.index, Ordering::Relaxed);
                         }
                         let memory = caller
                             .get_export("memory")

@@ -19,6 +19,7 @@ pub mod fuzz;
 pub mod imports;
 pub mod layout;
 pub mod rewrite;
+pub mod seeded;
 
 use std::sync::Arc;
 use std::time::Duration;

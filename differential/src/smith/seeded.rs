@@ -1,0 +1,115 @@
+//! Generator 2 on the stable toolchain: the loop behind `wasi-conform fuzz --generator smith`.
+//!
+//! Module `i` of seed `s` is [`super::from_seed`]`(`[`module_seed`]`(s, i))`, a pure
+//! function of `s` and `i`; runtimes run one after another and findings come out in
+//! signature order, so a seed and an iteration count always give the same summary. Each
+//! module runs through the same oracle as generator 1 ([`super::fuzz::run`]); its
+//! divergences get traceless signatures and are counted, explained or reported like
+//! generator 1's, in the same [`Summary`]. Modules are not minimised (a module is not a
+//! scenario); a finding names the module (`smith-S-I`) that first showed it.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use super::{from_seed, fuzz, CallAid};
+use crate::driver::{Budget, Finding, Progress, Summary};
+use crate::normalise::EndClass;
+use crate::oracle::Oracle;
+use crate::triage::{signatures, Known, Signature};
+
+/// The wasm-smith seed of module `index` of run seed `seed` (SplitMix64 of both).
+pub fn module_seed(seed: u64, index: u64) -> u64 {
+    let mut z = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(index);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The name of module `index` of seed `seed`, as findings show it.
+pub fn module_name(seed: u64, index: u64) -> String {
+    format!("smith-{seed}-{index}")
+}
+
+/// Runs modules `first..` of `seed` until `budget` is spent. With no runtime in the oracle
+/// the reference alone runs each module (a throughput baseline).
+pub fn run(
+    oracle: &Oracle,
+    known: &Known,
+    seed: u64,
+    first: u64,
+    budget: Budget,
+    mut progress: impl FnMut(&Progress),
+) -> Summary {
+    let started = Instant::now();
+    let mut found: BTreeMap<Signature, Finding> = BTreeMap::new();
+    let mut summary =
+        Summary { runtimes: oracle.runtimes().iter().map(|s| s.to_string()).collect(), ..Summary::default() };
+    let mut i = 0u64;
+    loop {
+        match budget {
+            Budget::Iterations(n) if i >= n => break,
+            Budget::Time(t) if started.elapsed() >= t => break,
+            _ => {}
+        }
+        let index = first + i;
+        i += 1;
+        let Ok(m) = from_seed(module_seed(seed, index), CallAid::ShimsAndInjected) else { continue };
+        let name = module_name(seed, index);
+        let check = fuzz::run(oracle, &name, &m);
+        if matches!(check.reference.end, EndClass::Crash(_)) {
+            summary.reference_failures += 1;
+        }
+        let mut new = 0;
+        let mut last = None;
+        for (sig, ds) in signatures(&check.divergences) {
+            if let Some(f) = found.get_mut(&sig) {
+                f.count += 1;
+                continue;
+            }
+            new += 1;
+            let explained = known.explain(&sig, &ds);
+            let scenario = ds
+                .iter()
+                .filter_map(|d| known.explain_one(d))
+                .find_map(|e| e.scenario.as_ref())
+                .filter(|_| explained.is_some())
+                .map(|id| format!("suite/scenarios/{id}.yaml"));
+            last = Some(sig.clone());
+            found.insert(
+                sig.clone(),
+                Finding {
+                    signature: sig,
+                    count: 1,
+                    example: ds,
+                    first_program: name.clone(),
+                    known: explained,
+                    scenario,
+                },
+            );
+        }
+        progress(&Progress {
+            programs: i,
+            elapsed: started.elapsed(),
+            distinct: found.len(),
+            new,
+            last: last.as_ref(),
+        });
+    }
+    summary.programs = i;
+    summary.elapsed = started.elapsed();
+    summary.findings = found.into_values().collect();
+    summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_seeds_are_a_pure_function_of_seed_and_index() {
+        assert_eq!(module_seed(1, 12), module_seed(1, 12));
+        let seeds: std::collections::BTreeSet<u64> =
+            (0..2).flat_map(|s| (0..100).map(move |i| module_seed(s, i))).collect();
+        assert_eq!(seeds.len(), 200, "two run seeds share module seeds");
+    }
+}
