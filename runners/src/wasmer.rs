@@ -76,8 +76,6 @@
 //! `[0, capture_len)` is read after every run that got an instance — returned, exited,
 //! trapped or stopped by the watchdog — but not after an abandoned one.
 
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::io::Write as _;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -102,6 +100,7 @@ use wasmer_wasix::virtual_fs::{
 use wasmer_wasix::wasmer_wasix_types::wasi::Signal;
 use wasmer_wasix::{PluggableRuntime, WasiEnv, WasiError, WasiProcess};
 
+use crate::compile_cache::CompileCache;
 use crate::{Availability, Execution, Runtime, Sandbox};
 
 /// How long the watchdog keeps stopping a run that passed its limit before giving up on
@@ -120,7 +119,7 @@ pub struct Wasmer {
     tokio: Option<tokio::runtime::Runtime>,
     engine: Engine,
     runtime: Arc<PluggableRuntime>,
-    cache: Mutex<HashMap<(String, u64), Module>>,
+    cache: CompileCache<Module>,
 }
 
 impl Default for Wasmer {
@@ -140,7 +139,7 @@ impl Wasmer {
         let engine = Engine::from(wasmer::sys::Singlepass::default());
         let mut runtime = PluggableRuntime::new(Arc::new(TokioTaskManager::new(tokio.handle().clone())));
         runtime.set_engine(engine.clone());
-        Wasmer { tokio: Some(tokio), engine, runtime: Arc::new(runtime), cache: Mutex::new(HashMap::new()) }
+        Wasmer { tokio: Some(tokio), engine, runtime: Arc::new(runtime), cache: CompileCache::default() }
     }
 
     fn handle(&self) -> tokio::runtime::Handle {
@@ -149,15 +148,7 @@ impl Wasmer {
 
     /// The compiled module of a case, compiling it on first use.
     fn module(&self, case: &TestCase) -> Result<Module, String> {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        case.module.hash(&mut h);
-        let key = (case.id.clone(), h.finish());
-        if let Some(m) = self.cache.lock().expect("cache lock").get(&key) {
-            return Ok(m.clone());
-        }
-        let module = Module::new(&self.engine, case.module.as_slice()).map_err(|e| format!("compile: {e}"))?;
-        self.cache.lock().expect("cache lock").insert(key, module.clone());
-        Ok(module)
+        self.cache.get_or_compile(case, |bytes| Module::new(&self.engine, bytes).map_err(|e| format!("compile: {e}")))
     }
 }
 
@@ -597,7 +588,7 @@ mod tests {
         // A second run reuses the compiled module.
         let o = execute(&rt, &c.case);
         assert_eq!(judge(&s, &c.layout, &o), Verdict::Pass);
-        assert_eq!(rt.cache.lock().unwrap().len(), 1);
+        assert_eq!(rt.cache.len(), 1);
     }
 
     #[test]
@@ -660,7 +651,7 @@ mod tests {
         // The same compiled module under different limits: the cap is the run's, the
         // module is compiled once per maximum declared above.
         assert_eq!(reached(None, 2 << 16), 2);
-        assert_eq!(rt.cache.lock().unwrap().len(), 3);
+        assert_eq!(rt.cache.len(), 3);
     }
 
     #[test]
