@@ -920,17 +920,28 @@ fn match_body() -> Body {
         I::I32Const(0),
         I::Return,
         I::End,
+    ];
+    for x in ins.iter().chain(&compare_bytes(p, q, l, i)).chain(&[I::I32Const(1), I::End]) {
+        b.instruction(x);
+    }
+    b
+}
+
+/// Compares `n` bytes at the addresses in locals `a` and `b` (local `i`, zero at entry,
+/// counts): `return 0` at the first difference, fall through when all are equal.
+pub(super) fn compare_bytes(a: u32, b: u32, n: u32, i: u32) -> [I<'static>; 26] {
+    [
         I::Block(BlockType::Empty),
         I::Loop(BlockType::Empty),
         I::LocalGet(i),
-        I::LocalGet(l),
+        I::LocalGet(n),
         I::I32GeU,
         I::BrIf(1),
-        I::LocalGet(p),
+        I::LocalGet(a),
         I::LocalGet(i),
         I::I32Add,
         I::I32Load8U(mem(0, 0)),
-        I::LocalGet(q),
+        I::LocalGet(b),
         I::LocalGet(i),
         I::I32Add,
         I::I32Load8U(mem(0, 0)),
@@ -946,13 +957,7 @@ fn match_body() -> Body {
         I::Br(0),
         I::End,
         I::End,
-        I::I32Const(1),
-        I::End,
-    ];
-    for x in &ins {
-        b.instruction(x);
-    }
-    b
+    ]
 }
 
 #[cfg(test)]

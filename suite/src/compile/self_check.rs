@@ -300,37 +300,7 @@ impl CheckState {
 pub(super) fn memeq_body() -> Body {
     let (a, b_, n, i) = (0, 1, 2, 3);
     let mut b = Body::new(vec![(1, ValType::I32)]);
-    let ins = [
-        I::Block(BlockType::Empty),
-        I::Loop(BlockType::Empty),
-        I::LocalGet(i),
-        I::LocalGet(n),
-        I::I32GeU,
-        I::BrIf(1),
-        I::LocalGet(a),
-        I::LocalGet(i),
-        I::I32Add,
-        I::I32Load8U(mem(0, 0)),
-        I::LocalGet(b_),
-        I::LocalGet(i),
-        I::I32Add,
-        I::I32Load8U(mem(0, 0)),
-        I::I32Ne,
-        I::If(BlockType::Empty),
-        I::I32Const(0),
-        I::Return,
-        I::End,
-        I::LocalGet(i),
-        I::I32Const(1),
-        I::I32Add,
-        I::LocalSet(i),
-        I::Br(0),
-        I::End,
-        I::End,
-        I::I32Const(1),
-        I::End,
-    ];
-    for x in &ins {
+    for x in super::compare_bytes(a, b_, n, i).iter().chain(&[I::I32Const(1), I::End]) {
         b.instruction(x);
     }
     b
