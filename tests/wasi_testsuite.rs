@@ -17,6 +17,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 use wasi_conform_runners::matrix::{run_case, Prepared};
+use wasi_conform_runners::test_main::{test_main, tests};
 use wasi_conform_runners::{all_runtimes, Availability};
 use wasi_conform_suite::discover;
 use wasi_conform_suite::expectations::Expectations;
@@ -212,30 +213,17 @@ fn exported_scenarios_get_the_same_verdicts_as_the_scenarios() {
 fn main() {
     // The round trip runs Wasmer in this process's crash-isolation workers: a Wasmer
     // segfault on one exported scenario must not take the test binary down.
-    wasi_conform_runners::isolated::serve_if_worker();
-    let args = libtest_mimic::Arguments::from_args();
-    let tests: [(&str, fn()); 3] = [
-        (
-            "hand_written_tests_pass_and_must_fail_tests_fail_on_every_runtime",
-            hand_written_tests_pass_and_must_fail_tests_fail_on_every_runtime,
-        ),
-        ("a_malformed_description_names_file_line_and_column", a_malformed_description_names_file_line_and_column),
-        (
-            "exported_scenarios_get_the_same_verdicts_as_the_scenarios",
-            exported_scenarios_get_the_same_verdicts_as_the_scenarios,
-        ),
-    ];
-    let trials = tests
-        .into_iter()
-        .map(|(name, test)| {
-            libtest_mimic::Trial::test(name, move || {
-                std::panic::catch_unwind(test).map_err(|p| {
-                    let msg =
-                        p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
-                    msg.unwrap_or_else(|| "panicked".into()).into()
-                })
-            })
-        })
-        .collect();
-    libtest_mimic::run(&args, trials).exit();
+    test_main(|| {
+        tests(&[
+            (
+                "hand_written_tests_pass_and_must_fail_tests_fail_on_every_runtime",
+                hand_written_tests_pass_and_must_fail_tests_fail_on_every_runtime,
+            ),
+            ("a_malformed_description_names_file_line_and_column", a_malformed_description_names_file_line_and_column),
+            (
+                "exported_scenarios_get_the_same_verdicts_as_the_scenarios",
+                exported_scenarios_get_the_same_verdicts_as_the_scenarios,
+            ),
+        ])
+    })
 }

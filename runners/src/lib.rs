@@ -21,6 +21,7 @@ pub mod matrix;
 pub mod node;
 pub mod reference;
 pub mod sandbox;
+pub mod test_main;
 pub mod wasmedge;
 pub mod wasmer;
 pub mod wasmi;

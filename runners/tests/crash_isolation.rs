@@ -10,7 +10,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use wasi_conform_runners::isolated::{self, Isolated};
+use wasi_conform_runners::isolated::Isolated;
+use wasi_conform_runners::test_main::{test_main, tests};
 use wasi_conform_runners::wasmer::Wasmer;
 use wasi_conform_runners::{execute, Runtime, Sandbox};
 use wasi_conform_suite::case::Limits;
@@ -119,25 +120,12 @@ fn the_sandbox_is_the_parents() {
 }
 
 fn main() {
-    isolated::serve_if_worker();
-    let args = libtest_mimic::Arguments::from_args();
-    let tests: [(&str, fn()); 4] = [
-        ("isolated_runs_match_in_process_runs", isolated_runs_match_in_process_runs),
-        ("a_worker_killed_mid_run_costs_that_run_only", a_worker_killed_mid_run_costs_that_run_only),
-        ("a_timed_out_worker_is_replaced", a_timed_out_worker_is_replaced),
-        ("the_sandbox_is_the_parents", the_sandbox_is_the_parents),
-    ];
-    let trials = tests
-        .into_iter()
-        .map(|(name, test)| {
-            libtest_mimic::Trial::test(name, move || {
-                std::panic::catch_unwind(test).map_err(|p| {
-                    let msg =
-                        p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
-                    msg.unwrap_or_else(|| "panicked".into()).into()
-                })
-            })
-        })
-        .collect();
-    libtest_mimic::run(&args, trials).exit();
+    test_main(|| {
+        tests(&[
+            ("isolated_runs_match_in_process_runs", isolated_runs_match_in_process_runs),
+            ("a_worker_killed_mid_run_costs_that_run_only", a_worker_killed_mid_run_costs_that_run_only),
+            ("a_timed_out_worker_is_replaced", a_timed_out_worker_is_replaced),
+            ("the_sandbox_is_the_parents", the_sandbox_is_the_parents),
+        ])
+    })
 }

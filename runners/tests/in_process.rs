@@ -11,7 +11,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasi_conform_runners::isolated::{self, Isolated};
+use wasi_conform_runners::isolated::Isolated;
+use wasi_conform_runners::test_main::{test_main, Test};
 use wasi_conform_runners::wasmer::Wasmer;
 use wasi_conform_runners::wasmi::Wasmi;
 use wasi_conform_runners::wasmtime::Wasmtime;
@@ -179,29 +180,22 @@ const BEHAVIOURS: &[(&str, Behaviour)] = &[
 ];
 
 fn main() {
-    isolated::serve_if_worker();
-    let args = libtest_mimic::Arguments::from_args();
-    let runtimes: Vec<(&str, Arc<dyn Runtime>)> = vec![
-        ("wasmtime", Arc::new(Wasmtime::new())),
-        ("wasmi", Arc::new(Wasmi::new())),
-        ("wasmer", Arc::new(Wasmer::new())),
-        ("wasmer-isolated", Arc::new(Isolated::new(Box::new(Wasmer::new())))),
-    ];
-    let mut trials = Vec::new();
-    for (rt_name, rt) in &runtimes {
-        for (name, behaviour) in BEHAVIOURS {
-            let rt = rt.clone();
-            let behaviour = *behaviour;
-            trials.push(libtest_mimic::Trial::test(format!("{rt_name}/{name}"), move || {
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| behaviour(rt.as_ref()))).map_err(|p| {
-                    let msg =
-                        p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
-                    msg.unwrap_or_else(|| "panicked".into()).into()
-                })
-            }));
+    test_main(|| {
+        let runtimes: Vec<(&str, Arc<dyn Runtime>)> = vec![
+            ("wasmtime", Arc::new(Wasmtime::new())),
+            ("wasmi", Arc::new(Wasmi::new())),
+            ("wasmer", Arc::new(Wasmer::new())),
+            ("wasmer-isolated", Arc::new(Isolated::new(Box::new(Wasmer::new())))),
+        ];
+        let mut all: Vec<Test> = Vec::new();
+        for (rt_name, rt) in &runtimes {
+            for (name, behaviour) in BEHAVIOURS {
+                let (rt, behaviour) = (rt.clone(), *behaviour);
+                all.push((format!("{rt_name}/{name}"), Box::new(move || behaviour(rt.as_ref()))));
+            }
         }
-    }
-    libtest_mimic::run(&args, trials).exit();
+        all
+    })
 }
 
 /// A module exporting `memory` (1 page, maximum `max`) and `_start` with the given body.
