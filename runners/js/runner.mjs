@@ -2,10 +2,10 @@
 // (Node.js, Bun, Deno) and reports how it ended plus the first bytes of its linear memory
 // (the trace channel). The adapters are runners/src/js.rs and node.rs, bun.rs, deno.rs.
 //
-//   <runtime> runner.mjs --worker [--stdio=MODE]          one JSON request per stdin line,
-//                                                          one JSON response per stdout line
-//   <runtime> runner.mjs --once REQ.json [--stdio=MODE]    one request from a file, the
-//                                                          response on stdout
+//   <runtime> runner.mjs --worker [--stdio=MODE] [--close-through-wasi]
+//       one JSON request per stdin line, one JSON response per stdout line
+//   <runtime> runner.mjs --once REQ.json [--stdio=MODE] [--close-through-wasi]
+//       one request from a file, the response on stdout
 //
 // Request:  {id, key?, module?, flush?, args, env: [[k, v]...], preopens: [[guest, host]...],
 //            stdin, stdout, stderr (host paths), capture_len}
@@ -36,13 +36,18 @@
 // `process.exit` is replaced by a function that throws, so the process survives and the
 // code is reported as the exit (the whole u32, where a real process would keep 8 bits).
 //
-// Deno (run with --v8-flags=--expose-gc): its `node:wasi` keeps its own copies of the stdio
-// descriptors and of the guest's files until the WASI instance is garbage-collected, and
-// this process cannot list or close them (/proc/self/fd needs --allow-all). So in a worker,
-// after each run and before the response, the event loop is given one turn (until then the
-// instance stays reachable) and a full, synchronous collection (`gc()`, ~10 ms) runs, which
-// closes them: the adapter then sees the end of the guest's output. (An asynchronous
-// collection is not enough: the worker is blocked reading the next request meanwhile.)
+// --close-through-wasi (Deno): its `node:wasi` duplicates the stdio descriptors it is given
+// (and owns the files the guest opens) inside the WASI instance, and closes them only when
+// the instance is closed through its own `fd_close` or garbage-collected; this process
+// cannot list or close them itself (/proc/self/fd needs --allow-all). A collection cannot be
+// relied on: measured, the WASI object of a finished run sometimes survives several forced
+// full collections (`gc()` after a turn of the event loop, then again, asynchronously and
+// synchronously) and the adapter waits in vain for the end of the guest's output. So after
+// each run the runner calls the instance's own `fd_close` on every number below
+// WASI_FD_SWEEP (~0.2 ms): Deno hands out the lowest free number, so only a guest that
+// renumbered a descriptor beyond it leaves one open — and the adapter, which checks after
+// every answer whether this process still holds one of the guest's pipes, retires the worker
+// then (runners/src/js.rs; the numbers are in runners/src/deno.rs).
 //
 // Requests are read with blocking reads of the request pipe: every `node:wasi` call is
 // synchronous anyway, and it behaves the same on the three runtimes.
@@ -51,6 +56,10 @@ import fs from 'node:fs';
 import { WASI } from 'node:wasi';
 
 const modules = new Map();
+
+// See the header (--close-through-wasi).
+const WASI_FD_SWEEP = 4096;
+let closeThroughWasi = false;
 
 function describe(err) {
   if (err instanceof Error) {
@@ -184,6 +193,20 @@ function closeLeaked(before, preopens) {
   }
 }
 
+// Closes every descriptor of a WASI instance below WASI_FD_SWEEP through its own fd_close
+// (see the header): an empty number answers badf, a throw is ignored.
+function closeInstanceFds(wasi) {
+  const close = wasi.wasiImport?.fd_close;
+  if (typeof close !== 'function') return;
+  for (let fd = 0; fd < WASI_FD_SWEEP; fd++) {
+    try {
+      close(fd);
+    } catch {
+      // nothing more this process can do; the adapter checks what is left
+    }
+  }
+}
+
 // --stdio=takeover: the protocol's own descriptors, and 0, 1, 2 between runs.
 let saved = null;
 
@@ -253,10 +276,10 @@ function runGuest(req, stdioMode) {
   }
   const fds = [];
   let instance = null;
+  let wasi;
   let ending;
   const realExit = process.exit;
   try {
-    let wasi;
     try {
       let stdin = 0;
       let stdout = 1;
@@ -306,6 +329,7 @@ function runGuest(req, stdioMode) {
       process.exit = realExit;
     }
   } finally {
+    if (closeThroughWasi && wasi !== undefined) closeInstanceFds(wasi);
     for (const fd of fds) {
       try {
         fs.closeSync(fd);
@@ -378,18 +402,12 @@ function writeAll(fd, text) {
   }
 }
 
-// See the header (Deno): lets a finished run's WASI instance be collected.
-async function collect() {
-  if (typeof globalThis.gc !== 'function') return;
-  await new Promise((resolve) => setImmediate(resolve));
-  globalThis.gc();
-}
-
 async function main() {
   const args = process.argv.slice(2);
   const stdioArg = args.find((a) => a.startsWith('--stdio='));
   const stdioMode = stdioArg ? stdioArg.slice('--stdio='.length) : 'descriptors';
-  const rest = args.filter((a) => !a.startsWith('--stdio='));
+  closeThroughWasi = args.includes('--close-through-wasi');
+  const rest = args.filter((a) => !a.startsWith('--stdio=') && a !== '--close-through-wasi');
   if (stdioMode !== 'descriptors' && stdioMode !== 'takeover') {
     process.stderr.write(`unknown --stdio mode ${stdioMode}\n`);
     return 2;
@@ -408,7 +426,6 @@ async function main() {
       if (line === null) return 0;
       if (line.trim() === '') continue;
       const resp = handle(line, stdioMode);
-      await collect();
       writeAll(responses, JSON.stringify(resp) + '\n');
       if (resp.error !== undefined) return 1;
     }
@@ -417,7 +434,7 @@ async function main() {
     writeAll(responses, JSON.stringify(resp) + '\n');
     return 0;
   }
-  fs.writeSync(2, 'usage: runner.mjs --worker | --once REQUEST.json [--stdio=descriptors|takeover]\n');
+  fs.writeSync(2, 'usage: runner.mjs --worker | --once REQUEST.json [--stdio=descriptors|takeover] [--close-through-wasi]\n');
   return 2;
 }
 

@@ -58,6 +58,7 @@ impl Flavor for BunJs {
         env: &[("NO_COLOR", "1"), ("BUN_RUNTIME_TRANSPILER_CACHE_PATH", "0")],
         command: |_, _| {},
         stdio: StdioMode::Takeover,
+        close_through_wasi: false,
         max_runs_per_worker: 2000,
         unreachable_dirs: &[],
     };

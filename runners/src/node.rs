@@ -49,6 +49,7 @@ impl Flavor for NodeJs {
             cmd.arg("--no-warnings").arg(format!("--max-old-space-size={}", launch.heap_mb));
         },
         stdio: StdioMode::Descriptors,
+        close_through_wasi: false,
         max_runs_per_worker: 2000,
         unreachable_dirs: &[],
     };
