@@ -79,66 +79,107 @@ pub struct Progress<'a> {
 
 /// Runs the loop.
 pub fn run(oracle: &Oracle, known: &Known, cfg: &FuzzConfig, mut progress: impl FnMut(&Progress)) -> Summary {
-    let started = Instant::now();
-    let mut found: BTreeMap<Signature, Finding> = BTreeMap::new();
-    let mut summary =
-        Summary { runtimes: oracle.runtimes().iter().map(|s| s.to_string()).collect(), ..Summary::default() };
-    let mut i = 0u64;
-    loop {
-        match cfg.budget {
-            Budget::Iterations(n) if i >= n => break,
-            Budget::Time(t) if started.elapsed() >= t => break,
-            _ => {}
-        }
+    let mut tally = Tally::new(oracle);
+    while let Some(i) = tally.next(cfg.budget) {
         let program = program::seeded(cfg.seed, cfg.first + i, &cfg.gen);
-        i += 1;
         let Ok(c) = compile::compile(&program) else { continue };
         let check = oracle.check(&c.case, Some(Plan { scenario: &program, layout: &c.layout }), None);
         if check.reference.trace_error.is_some() || matches!(check.reference.end, crate::normalise::EndClass::Crash(_))
         {
-            summary.reference_failures += 1;
+            tally.summary.reference_failures += 1;
         }
-        let mut last = None;
-        let mut new = 0;
-        for (sig, ds) in signatures(&check.divergences) {
-            if let Some(f) = found.get_mut(&sig) {
+        let (new, last) = tally.record(&check.divergences, &program.id, |sig, ds| {
+            let explained = known.explain(sig, ds);
+            let mut scenario = explained.as_ref().and_then(|_| known_scenario(known, ds));
+            if explained.is_none() && cfg.minimise_budget > 0 {
+                let small = minimise::minimise(oracle, &program, sig, cfg.minimise_budget);
+                if let Some(dir) = &cfg.scenarios_dir {
+                    scenario = write_finding(oracle, &small, sig, dir, &cfg.repo_root);
+                }
+            }
+            (explained, scenario)
+        });
+        progress(&tally.progress(new, last.as_ref()));
+    }
+    tally.finish()
+}
+
+/// What both generators' loops keep: the iteration count against the budget, the distinct
+/// findings so far (a signature seen again is counted, not re-reported), and the summary.
+pub(crate) struct Tally {
+    started: Instant,
+    iterations: u64,
+    found: BTreeMap<Signature, Finding>,
+    pub(crate) summary: Summary,
+}
+
+impl Tally {
+    pub(crate) fn new(oracle: &Oracle) -> Tally {
+        Tally {
+            started: Instant::now(),
+            iterations: 0,
+            found: BTreeMap::new(),
+            summary: Summary {
+                runtimes: oracle.runtimes().iter().map(|s| s.to_string()).collect(),
+                ..Summary::default()
+            },
+        }
+    }
+
+    /// The index (from 0) of the next input, or `None` once `budget` is spent.
+    pub(crate) fn next(&mut self, budget: Budget) -> Option<u64> {
+        let spent = match budget {
+            Budget::Iterations(n) => self.iterations >= n,
+            Budget::Time(t) => self.started.elapsed() >= t,
+        };
+        if spent {
+            return None;
+        }
+        self.iterations += 1;
+        Some(self.iterations - 1)
+    }
+
+    /// Records one input's divergences (`input` names it in findings): a known signature is
+    /// counted; a new one is described by `describe` — why it is expected, if it is, and the
+    /// scenario that reproduces it. Returns how many were new and the last new signature.
+    pub(crate) fn record(
+        &mut self,
+        divergences: &[Divergence],
+        input: &str,
+        mut describe: impl FnMut(&Signature, &[Divergence]) -> (Option<String>, Option<String>),
+    ) -> (usize, Option<Signature>) {
+        let (mut new, mut last) = (0, None);
+        for (sig, ds) in signatures(divergences) {
+            if let Some(f) = self.found.get_mut(&sig) {
                 f.count += 1;
                 continue;
             }
             new += 1;
-            let explained = known.explain(&sig, &ds);
-            let mut scenario = explained.as_ref().and_then(|_| known_scenario(known, &ds));
-            if explained.is_none() && cfg.minimise_budget > 0 {
-                let small = minimise::minimise(oracle, &program, &sig, cfg.minimise_budget);
-                if let Some(dir) = &cfg.scenarios_dir {
-                    scenario = write_finding(oracle, &small, &sig, dir, &cfg.repo_root);
-                }
-            }
+            let (known, scenario) = describe(&sig, &ds);
             last = Some(sig.clone());
-            found.insert(
-                sig.clone(),
-                Finding {
-                    signature: sig,
-                    count: 1,
-                    example: ds,
-                    first_program: program.id.clone(),
-                    known: explained,
-                    scenario,
-                },
-            );
+            let finding = Finding {
+                signature: sig.clone(),
+                count: 1,
+                example: ds,
+                first_program: input.to_owned(),
+                known,
+                scenario,
+            };
+            self.found.insert(sig, finding);
         }
-        progress(&Progress {
-            programs: i,
-            elapsed: started.elapsed(),
-            distinct: found.len(),
-            new,
-            last: last.as_ref(),
-        });
+        (new, last)
     }
-    summary.programs = i;
-    summary.elapsed = started.elapsed();
-    summary.findings = found.into_values().collect();
-    summary
+
+    pub(crate) fn progress<'a>(&self, new: usize, last: Option<&'a Signature>) -> Progress<'a> {
+        Progress { programs: self.iterations, elapsed: self.started.elapsed(), distinct: self.found.len(), new, last }
+    }
+
+    pub(crate) fn finish(mut self) -> Summary {
+        self.summary.programs = self.iterations;
+        self.summary.elapsed = self.started.elapsed();
+        self.summary.findings = self.found.into_values().collect();
+        self.summary
+    }
 }
 
 /// The suite scenario a known entry names, as a repo-relative path.

@@ -8,14 +8,11 @@
 //! generator 1's, in the same [`Summary`]. Modules are not minimised (a module is not a
 //! scenario); a finding names the module (`smith-S-I`) that first showed it.
 
-use std::collections::BTreeMap;
-use std::time::Instant;
-
 use super::{from_seed, fuzz, CallAid};
-use crate::driver::{Budget, Finding, Progress, Summary};
+use crate::driver::{Budget, Progress, Summary, Tally};
 use crate::normalise::EndClass;
 use crate::oracle::Oracle;
-use crate::triage::{signatures, Known, Signature};
+use crate::triage::Known;
 
 /// The wasm-smith seed of module `index` of run seed `seed` (SplitMix64 of both).
 pub fn module_seed(seed: u64, index: u64) -> u64 {
@@ -40,65 +37,28 @@ pub fn run(
     budget: Budget,
     mut progress: impl FnMut(&Progress),
 ) -> Summary {
-    let started = Instant::now();
-    let mut found: BTreeMap<Signature, Finding> = BTreeMap::new();
-    let mut summary =
-        Summary { runtimes: oracle.runtimes().iter().map(|s| s.to_string()).collect(), ..Summary::default() };
-    let mut i = 0u64;
-    loop {
-        match budget {
-            Budget::Iterations(n) if i >= n => break,
-            Budget::Time(t) if started.elapsed() >= t => break,
-            _ => {}
-        }
+    let mut tally = Tally::new(oracle);
+    while let Some(i) = tally.next(budget) {
         let index = first + i;
-        i += 1;
         let Ok(m) = from_seed(module_seed(seed, index), CallAid::ShimsAndInjected) else { continue };
         let name = module_name(seed, index);
         let check = fuzz::run(oracle, &name, &m);
         if matches!(check.reference.end, EndClass::Crash(_)) {
-            summary.reference_failures += 1;
+            tally.summary.reference_failures += 1;
         }
-        let mut new = 0;
-        let mut last = None;
-        for (sig, ds) in signatures(&check.divergences) {
-            if let Some(f) = found.get_mut(&sig) {
-                f.count += 1;
-                continue;
-            }
-            new += 1;
-            let explained = known.explain(&sig, &ds);
+        let (new, last) = tally.record(&check.divergences, &name, |sig, ds| {
+            let explained = known.explain(sig, ds);
             let scenario = ds
                 .iter()
                 .filter_map(|d| known.explain_one(d))
                 .find_map(|e| e.scenario.as_ref())
                 .filter(|_| explained.is_some())
                 .map(|id| format!("suite/scenarios/{id}.yaml"));
-            last = Some(sig.clone());
-            found.insert(
-                sig.clone(),
-                Finding {
-                    signature: sig,
-                    count: 1,
-                    example: ds,
-                    first_program: name.clone(),
-                    known: explained,
-                    scenario,
-                },
-            );
-        }
-        progress(&Progress {
-            programs: i,
-            elapsed: started.elapsed(),
-            distinct: found.len(),
-            new,
-            last: last.as_ref(),
+            (explained, scenario)
         });
+        progress(&tally.progress(new, last.as_ref()));
     }
-    summary.programs = i;
-    summary.elapsed = started.elapsed();
-    summary.findings = found.into_values().collect();
-    summary
+    tally.finish()
 }
 
 #[cfg(test)]
