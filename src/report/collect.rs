@@ -53,7 +53,7 @@ pub fn run_runtime(
         Expectations::load(expectations_dir, rt.name()).with_context(|| format!("expectations of {}", rt.name()))?;
     info.expectations = exp.source.as_deref().map(|p| relative(repo, p));
     let observed = crate::cli_run::run_parallel_with(prepared, jobs, |p| run_case_observed(rt, p, &exp));
-    info.elapsed_s = started.elapsed().as_secs_f64();
+    info.elapsed_s = seconds(started.elapsed());
     Ok(RuntimeRun { info, results: observed.into_iter().map(row).collect() })
 }
 
@@ -164,6 +164,13 @@ pub fn functions() -> Vec<String> {
 pub fn relative(repo: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(repo).unwrap_or(path);
     rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+/// A duration in seconds, to the millisecond: short decimals survive the JSON round trip
+/// (`report --from` re-renders the committed report.json byte for byte), a full-precision
+/// `f64` may come back one unit in the last place off.
+pub fn seconds(d: std::time::Duration) -> f64 {
+    d.as_millis() as f64 / 1000.0
 }
 
 #[cfg(test)]

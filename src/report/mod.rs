@@ -150,7 +150,7 @@ fn collect_report(args: &ReportArgs, repo: &Path) -> Result<Report> {
             date_utc,
             host: host::host(),
             filter: args.filter.clone(),
-            elapsed_s: started.elapsed().as_secs_f64(),
+            elapsed_s: collect::seconds(started.elapsed()),
         },
         runtimes: runtime_infos,
         functions: collect::functions(),
