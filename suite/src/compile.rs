@@ -254,7 +254,7 @@ impl Compiler {
         let (_, _, iov, scratch, nwritten) = self.frame;
         let (i, ptr, len, n) = (0, 1, 2, 3);
         let mut b = Body::new(vec![(4, ValType::I32)]);
-        let ins = [
+        let head = [
             I::Block(BlockType::Empty),
             I::Loop(BlockType::Empty),
             I::LocalGet(i),
@@ -275,53 +275,10 @@ impl Compiler {
             I::I32Add,
             I::I32Load(mem(4, 2)),
             I::LocalSet(len),
-            I::Block(BlockType::Empty),
-            I::Loop(BlockType::Empty),
-            I::LocalGet(len),
-            I::I32Eqz,
-            I::BrIf(1),
-            I::I32Const(scratch as i32),
-            I::LocalGet(ptr),
-            I::I32Store(mem(0, 2)),
-            I::I32Const(scratch as i32),
-            I::LocalGet(len),
-            I::I32Store(mem(4, 2)),
-            I::I32Const(2),
-            I::I32Const(scratch as i32),
-            I::I32Const(1),
-            I::I32Const(nwritten as i32),
-            I::Call(fd_write),
-            I::If(BlockType::Empty),
-            I::Return,
-            I::End,
-            I::I32Const(nwritten as i32),
-            I::I32Load(mem(0, 2)),
-            I::LocalTee(n),
-            I::I32Eqz,
-            I::If(BlockType::Empty),
-            I::Return,
-            I::End,
-            I::LocalGet(ptr),
-            I::LocalGet(n),
-            I::I32Add,
-            I::LocalSet(ptr),
-            I::LocalGet(len),
-            I::LocalGet(n),
-            I::I32Sub,
-            I::LocalSet(len),
-            I::Br(0),
-            I::End,
-            I::End,
-            I::LocalGet(i),
-            I::I32Const(1),
-            I::I32Add,
-            I::LocalSet(i),
-            I::Br(0),
-            I::End,
-            I::End,
-            I::End,
         ];
-        for x in &ins {
+        let tail = [I::LocalGet(i), I::I32Const(1), I::I32Add, I::LocalSet(i), I::Br(0), I::End, I::End, I::End];
+        let inner = write_all(fd_write, scratch, nwritten, (ptr, len, n), I::Return);
+        for x in head.iter().chain(&inner).chain(&tail) {
             b.instruction(x);
         }
         b
@@ -925,6 +882,58 @@ fn match_body() -> Body {
         b.instruction(x);
     }
     b
+}
+
+/// Writes `len` bytes at `ptr` (locals) to fd 2, looping over short writes; `n` is a
+/// scratch local, `scratch` 8 bytes for the iovec, `nwritten` 4 bytes. On an error or a
+/// write of nothing (fd 2 closed or full) it runs `stop` (e.g. `return`, or a branch out of
+/// the enclosing loops) from inside an `if` block.
+pub(super) fn write_all(
+    fd_write: u32,
+    scratch: u32,
+    nwritten: u32,
+    (ptr, len, n): (u32, u32, u32),
+    stop: I<'static>,
+) -> [I<'static>; 37] {
+    [
+        I::Block(BlockType::Empty),
+        I::Loop(BlockType::Empty),
+        I::LocalGet(len),
+        I::I32Eqz,
+        I::BrIf(1),
+        I::I32Const(scratch as i32),
+        I::LocalGet(ptr),
+        I::I32Store(mem(0, 2)),
+        I::I32Const(scratch as i32),
+        I::LocalGet(len),
+        I::I32Store(mem(4, 2)),
+        I::I32Const(2),
+        I::I32Const(scratch as i32),
+        I::I32Const(1),
+        I::I32Const(nwritten as i32),
+        I::Call(fd_write),
+        I::If(BlockType::Empty),
+        stop.clone(),
+        I::End,
+        I::I32Const(nwritten as i32),
+        I::I32Load(mem(0, 2)),
+        I::LocalTee(n),
+        I::I32Eqz,
+        I::If(BlockType::Empty),
+        stop.clone(),
+        I::End,
+        I::LocalGet(ptr),
+        I::LocalGet(n),
+        I::I32Add,
+        I::LocalSet(ptr),
+        I::LocalGet(len),
+        I::LocalGet(n),
+        I::I32Sub,
+        I::LocalSet(len),
+        I::Br(0),
+        I::End,
+        I::End,
+    ]
 }
 
 /// Compares `n` bytes at the addresses in locals `a` and `b` (local `i`, zero at entry,
