@@ -3,8 +3,8 @@
 //! a finding) on a divergence the list does not explain.
 //!
 //! Runtimes: `WASI_CONFORM_FUZZ_RUNTIMES` (comma-separated, default [`DEFAULT_RUNTIMES`]).
-//! Known list: `WASI_CONFORM_FUZZ_KNOWN`, default `fuzz/known-divergences.toml` of this
-//! repository.
+//! Known list: `WASI_CONFORM_FUZZ_KNOWN`, default the copy of `fuzz/known-divergences.toml`
+//! built into the binary. The generator-2 target (`crate::smith::fuzz`) shares this set-up.
 //!
 //! The default set is what one libFuzzer process survives. Wasmer is left out: a fuzz
 //! target runs it in-process (the CLI's crash-isolating worker needs
@@ -21,21 +21,26 @@ use std::sync::OnceLock;
 use wasi_conform_suite::scenario::Scenario;
 
 use crate::driver;
-use crate::oracle::Oracle;
-use crate::triage::Known;
+use crate::oracle::{Divergence, Oracle};
+use crate::triage::{Known, Signature};
 
 /// The runtimes judged when `WASI_CONFORM_FUZZ_RUNTIMES` is not set: the in-process ones a
 /// libFuzzer process survives (see the module docs for why Wasmer is not among them).
 pub const DEFAULT_RUNTIMES: &str = "wasmtime,wasmi";
 
-struct State {
-    oracle: Oracle,
-    known: Known,
+/// What a fuzz target keeps for the whole process: one oracle (engines and module caches
+/// reused across inputs) and the known-divergence list.
+pub(crate) struct State {
+    pub(crate) oracle: Oracle,
+    pub(crate) known: Known,
 }
 
-fn state() -> &'static State {
-    static STATE: OnceLock<State> = OnceLock::new();
-    STATE.get_or_init(|| {
+impl State {
+    /// Builds the state on a target's first input: runtimes from
+    /// `WASI_CONFORM_FUZZ_RUNTIMES` (else `default_runtimes`), the known list from
+    /// `WASI_CONFORM_FUZZ_KNOWN` (else the copy built into the binary, since OSS-Fuzz and
+    /// ClusterFuzzLite run the binary without the source tree).
+    pub(crate) fn new(default_runtimes: &str) -> State {
         // wasmtime captures a backtrace on every guest trap when these ask for one.
         // SAFETY: the first input is handled before libFuzzer starts any other thread.
         unsafe {
@@ -43,26 +48,38 @@ fn state() -> &'static State {
             std::env::remove_var("RUST_BACKTRACE");
         }
         let names: Vec<String> = std::env::var("WASI_CONFORM_FUZZ_RUNTIMES")
-            .unwrap_or_else(|_| DEFAULT_RUNTIMES.into())
+            .unwrap_or_else(|_| default_runtimes.into())
             .split(',')
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect();
         let oracle = Oracle::new(&names).unwrap_or_else(|e| panic!("fuzz target setup: {e}"));
-        let path = std::env::var("WASI_CONFORM_FUZZ_KNOWN")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/known-divergences.toml").into());
-        let known = Known::load(std::path::Path::new(&path)).unwrap_or_else(|e| panic!("fuzz target setup: {e}"));
+        let known = match std::env::var("WASI_CONFORM_FUZZ_KNOWN") {
+            Ok(path) => Known::load(std::path::Path::new(&path)),
+            Err(_) => Known::parse(include_str!("../../fuzz/known-divergences.toml")),
+        }
+        .unwrap_or_else(|e| panic!("fuzz target setup: {e}"));
         State { oracle, known }
-    })
+    }
+}
+
+/// Records a finding the libFuzzer way: a panic naming the signature and each runtime's
+/// divergence.
+pub(crate) fn fail_on(unexplained: &[(Signature, Vec<Divergence>)]) {
+    if let Some((sig, ds)) = unexplained.first() {
+        let detail: Vec<String> =
+            ds.iter().map(|d| format!("{} at {}: {}", d.runtime, d.place.name(), d.detail)).collect();
+        panic!("unexplained divergence: {sig}\n{}", detail.join("\n"));
+    }
+}
+
+fn state() -> &'static State {
+    static STATE: OnceLock<State> = OnceLock::new();
+    STATE.get_or_init(|| State::new(DEFAULT_RUNTIMES))
 }
 
 /// Runs one program everywhere; panics on an unexplained divergence.
 pub fn check(program: &Scenario) {
     let s = state();
-    let new = driver::unexplained(&s.oracle, &s.known, program);
-    if let Some((sig, ds)) = new.first() {
-        let detail: Vec<String> =
-            ds.iter().map(|d| format!("{} at {}: {}", d.runtime, d.place.name(), d.detail)).collect();
-        panic!("unexplained divergence: {sig}\n{}", detail.join("\n"));
-    }
+    fail_on(&driver::unexplained(&s.oracle, &s.known, program));
 }

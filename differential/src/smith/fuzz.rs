@@ -20,6 +20,7 @@ use wasi_conform_suite::case::TestCase;
 
 use super::{generate, test_case, CallAid, SmithModule};
 use crate::oracle::{Check, Divergence, Oracle};
+use crate::target::{fail_on, State};
 use crate::triage::{attribute_traceless, signatures, Known, Signature};
 
 /// Runs a module on the reference and the oracle's runtimes. Divergences get traceless
@@ -60,36 +61,12 @@ pub fn unexplained(oracle: &Oracle, known: &Known, name: &str, m: &SmithModule) 
     signatures(&check.divergences).into_iter().filter(|(s, ds)| known.explain(s, ds).is_none()).collect()
 }
 
-struct State {
-    oracle: Oracle,
-    known: Known,
-}
+/// Runtimes when `WASI_CONFORM_FUZZ_RUNTIMES` is not set: the in-process ones.
+const DEFAULT_RUNTIMES: &str = "wasmtime,wasmi,wasmer";
 
 fn state() -> &'static State {
     static STATE: OnceLock<State> = OnceLock::new();
-    STATE.get_or_init(|| {
-        // wasmtime captures a backtrace on every guest trap when these ask for one.
-        // SAFETY: the first input is handled before libFuzzer starts any other thread.
-        unsafe {
-            std::env::set_var("RUST_LIB_BACKTRACE", "0");
-            std::env::remove_var("RUST_BACKTRACE");
-        }
-        let names: Vec<String> = std::env::var("WASI_CONFORM_FUZZ_RUNTIMES")
-            .unwrap_or_else(|_| "wasmtime,wasmi,wasmer".into())
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
-        let oracle = Oracle::new(&names).unwrap_or_else(|e| panic!("fuzz target setup: {e}"));
-        // A copy of the list is built in, so that the target runs where the source tree is
-        // not (OSS-Fuzz and ClusterFuzzLite run the binary alone).
-        let known = match std::env::var("WASI_CONFORM_FUZZ_KNOWN") {
-            Ok(path) => Known::load(std::path::Path::new(&path)),
-            Err(_) => Known::parse(include_str!("../../../fuzz/known-divergences.toml")),
-        }
-        .unwrap_or_else(|e| panic!("fuzz target setup: {e}"));
-        State { oracle, known }
-    })
+    STATE.get_or_init(|| State::new(DEFAULT_RUNTIMES))
 }
 
 /// The fuzz target: generates a module from `data` and panics on an unexplained
@@ -97,9 +74,5 @@ fn state() -> &'static State {
 pub fn check(data: &[u8]) {
     let Ok(m) = generate(&mut Unstructured::new(data), CallAid::ShimsAndInjected) else { return };
     let s = state();
-    if let Some((sig, ds)) = unexplained(&s.oracle, &s.known, "fuzz", &m).first() {
-        let detail: Vec<String> =
-            ds.iter().map(|d| format!("{} at {}: {}", d.runtime, d.place.name(), d.detail)).collect();
-        panic!("unexplained divergence: {sig}\n{}", detail.join("\n"));
-    }
+    fail_on(&unexplained(&s.oracle, &s.known, "fuzz", &m));
 }
