@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use wasi_conform_suite::compile::{self, Compiled};
 use wasi_conform_suite::expectations::{classify, Expectations, Status};
+use wasi_conform_suite::outcome::Outcome;
 use wasi_conform_suite::scenario::Scenario;
 use wasi_conform_suite::verdict::{self, Verdict};
 
@@ -54,7 +55,7 @@ pub fn reproduce_command(runtime: &str, scenario: &Scenario) -> String {
 
 /// Runs one prepared scenario on one runtime.
 pub fn run_case(rt: &dyn Runtime, p: &Prepared, exp: &Expectations) -> CaseResult {
-    run_case_observed(rt, p, exp).result
+    run_and_judge(rt, p, exp).0
 }
 
 /// A [`CaseResult`] with what a report shows beside it.
@@ -68,8 +69,22 @@ pub struct Observed {
     pub ending: Option<String>,
 }
 
-/// [`run_case`], keeping the per-step observations for reports.
+/// [`run_case`], keeping the per-step observations for reports (decoded only here: the
+/// suite and `run` do not need them).
 pub fn run_case_observed(rt: &dyn Runtime, p: &Prepared, exp: &Expectations) -> Observed {
+    let (result, outcome) = run_and_judge(rt, p, exp);
+    match (&p.compiled, outcome) {
+        (Ok(compiled), Some(outcome)) => Observed {
+            result,
+            steps: verdict::steps_seen(&p.scenario, &compiled.layout, &outcome),
+            ending: Some(outcome.ending.to_string()),
+        },
+        _ => Observed { result, steps: Vec::new(), ending: None },
+    }
+}
+
+/// Runs and judges one scenario; the outcome, when it ran.
+fn run_and_judge(rt: &dyn Runtime, p: &Prepared, exp: &Expectations) -> (CaseResult, Option<Outcome>) {
     let id = &p.scenario.id;
     let mk = |status: Status, verdict: &'static str, message: String, elapsed: Duration| CaseResult {
         scenario: id.clone(),
@@ -84,10 +99,7 @@ pub fn run_case_observed(rt: &dyn Runtime, p: &Prepared, exp: &Expectations) -> 
     };
     let compiled = match &p.compiled {
         Ok(c) => c,
-        Err(e) => {
-            let result = mk(Status::Error, "error", e.clone(), Duration::ZERO);
-            return Observed { result, steps: Vec::new(), ending: None };
-        }
+        Err(e) => return (mk(Status::Error, "error", e.clone(), Duration::ZERO), None),
     };
     let outcome = execute(rt, &compiled.case);
     let v = verdict::judge(&p.scenario, &compiled.layout, &outcome);
@@ -103,9 +115,5 @@ pub fn run_case_observed(rt: &dyn Runtime, p: &Prepared, exp: &Expectations) -> 
         (_, _, Verdict::Pass) => String::new(),
         (_, _, v) => v.message(),
     };
-    Observed {
-        result: mk(status, v.kind(), message, outcome.elapsed),
-        steps: verdict::steps_seen(&p.scenario, &compiled.layout, &outcome),
-        ending: Some(outcome.ending.to_string()),
-    }
+    (mk(status, v.kind(), message, outcome.elapsed), Some(outcome))
 }
