@@ -173,20 +173,16 @@ pub fn run_parallel(rt: &dyn Runtime, prepared: &[Prepared], exp: &Expectations,
     run_parallel_with(prepared, jobs, |p| run_case(rt, p, exp))
 }
 
-/// Applies `run` to every prepared scenario with `jobs` threads; results in input order.
-pub(crate) fn run_parallel_with<T: Send>(
-    prepared: &[Prepared],
-    jobs: usize,
-    run: impl Fn(&Prepared) -> T + Sync,
-) -> Vec<T> {
+/// Applies `run` to every item with `jobs` threads; results in input order.
+pub(crate) fn run_parallel_with<T: Sync, R: Send>(items: &[T], jobs: usize, run: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let next = AtomicUsize::new(0);
-    let out: Mutex<Vec<(usize, T)>> = Mutex::new(Vec::new());
+    let out: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
-        for _ in 0..jobs.min(prepared.len()) {
+        for _ in 0..jobs.max(1).min(items.len()) {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(p) = prepared.get(i) else { return };
-                let r = run(p);
+                let Some(item) = items.get(i) else { return };
+                let r = run(item);
                 out.lock().expect("results lock").push((i, r));
             });
         }

@@ -9,8 +9,6 @@
 //! which no test expects); a timeout or a crash of the runtime is reported as such.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use anyhow::Result;
 use wasi_conform_runners::matrix::CaseResult;
@@ -56,7 +54,7 @@ pub fn run_filtered(
             by_index[i] = Some(result(rt.name(), dir, t, Status::NotAvailable, "not-available", why, 0.0));
         }
         if avail == Availability::Available {
-            let done = parallel(&runnable, jobs, |t| {
+            let done = crate::cli_run::run_parallel_with(&runnable, jobs, |t| {
                 let outcome = execute(rt.as_ref(), &t.case);
                 let v = judge(&t.spec, &outcome);
                 let status = classify(&v, None);
@@ -151,25 +149,6 @@ fn begins_with(got: &[u8], want: &str) -> Result<(), String> {
     } else {
         Err(format!("observed {text:?}"))
     }
-}
-
-/// Maps `f` over `items` with `jobs` threads; results in input order.
-fn parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let next = AtomicUsize::new(0);
-    let out: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..jobs.max(1).min(items.len()) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = items.get(i) else { return };
-                let r = f(item);
-                out.lock().expect("results lock").push((i, r));
-            });
-        }
-    });
-    let mut v = out.into_inner().expect("results lock");
-    v.sort_by_key(|(i, _)| *i);
-    v.into_iter().map(|(_, r)| r).collect()
 }
 
 #[cfg(test)]
