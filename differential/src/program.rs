@@ -120,6 +120,8 @@ pub fn generate(u: &mut Unstructured, cfg: &GenConfig, id: &str) -> arbitrary::R
         summary: "generated program".into(),
         spec: String::new(),
         strength: Strength::DeFacto,
+        choice: None,
+        require: Vec::new(),
         fixture,
         steps,
         end: End::default(),
@@ -173,6 +175,7 @@ impl Gen<'_, '_, '_> {
             bind,
             expect: StepExpect::default(),
             line: k,
+            probe: None,
         };
         fix_counts(&mut step);
         self.steps.push(step);

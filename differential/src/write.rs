@@ -37,7 +37,7 @@ pub fn bless(program: &Scenario, reference: &Observation, focus: &Divergence) ->
                     .iter()
                     .find(|r| normalise::situations(&step).contains(&r.when) && r.set.contains(&e));
                 step.expect.errno = Some(match rule {
-                    Some(r) => ErrnoExpect::OneOf { set: r.set.to_vec(), because: r.reason.to_owned() },
+                    Some(r) => ErrnoExpect::OneOf { set: r.set.to_vec(), trap: false, because: r.reason.to_owned() },
                     None => ErrnoExpect::One(e),
                 });
                 if focus.place == Place::Step(k) && *raw == 0 {
@@ -57,7 +57,7 @@ pub fn bless(program: &Scenario, reference: &Observation, focus: &Divergence) ->
     };
     s.stdout = (focus.place == Place::Stdout).then(|| reference.stdout.clone());
     s.stderr = (focus.place == Place::Stderr).then(|| reference.stderr.clone());
-    s.tree = (focus.place == Place::Tree).then(|| reference.trees.clone());
+    s.tree = (focus.place == Place::Tree).then(|| TreeExpect::One(reference.trees.clone()));
     s
 }
 
@@ -258,9 +258,9 @@ fn view_check(v: &ViewCheck) -> String {
 fn errno(e: &ErrnoExpect) -> String {
     match e {
         ErrnoExpect::One(e) => e.name().to_owned(),
-        ErrnoExpect::OneOf { set, because } => format!(
+        ErrnoExpect::OneOf { set, trap, because } => format!(
             "{{one-of: [{}], because: {}}}",
-            set.iter().map(|e| e.name()).collect::<Vec<_>>().join(", "),
+            set.iter().map(|e| e.name()).chain(trap.then_some("trap")).collect::<Vec<_>>().join(", "),
             quote(because)
         ),
     }
@@ -298,6 +298,12 @@ pub fn to_yaml(s: &Scenario) -> String {
     let _ = writeln!(o, "summary: {}", quote(&s.summary));
     let _ = writeln!(o, "spec: {}", quote(&s.spec));
     let _ = writeln!(o, "strength: {}", s.strength.as_str());
+    if let Some(c) = &s.choice {
+        let _ = writeln!(o, "choice: {}", quote(c));
+    }
+    if !s.require.is_empty() {
+        let _ = writeln!(o, "require: [{}]", s.require.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "));
+    }
     let _ = writeln!(o, "fixture:");
     if s.fixture.preopens.is_empty() {
         let _ = writeln!(o, "  preopens: []");
@@ -316,7 +322,7 @@ pub fn to_yaml(s: &Scenario) -> String {
         let _ = writeln!(o, "  stdin: {}", bytes(&s.fixture.stdin));
     }
     let _ = writeln!(o, "steps:");
-    for step in &s.steps {
+    for step in s.steps.iter().filter(|s| s.probe.is_none()) {
         let f = step.function;
         let args: Vec<String> =
             f.params.iter().zip(&step.args).map(|(p, a)| format!("{}: {}", p.name, arg(p.ty, a))).collect();
@@ -372,6 +378,14 @@ pub fn to_yaml(s: &Scenario) -> String {
             let codes: Vec<String> = set.iter().map(u32::to_string).collect();
             let _ = writeln!(o, "end: {{exit: {{one-of: [{}], because: {}}}}}", codes.join(", "), quote(because));
         }
+        End::OneOf { trap, exits, because } => {
+            let alts: Vec<String> = trap
+                .then(|| "trap".to_owned())
+                .into_iter()
+                .chain(exits.iter().map(|c| format!("{{exit: {c}}}")))
+                .collect();
+            let _ = writeln!(o, "end: {{one-of: [{}], because: {}}}", alts.join(", "), quote(because));
+        }
     }
     if let Some(b) = &s.stdout {
         let _ = writeln!(o, "stdout: {}", bytes(b));
@@ -379,11 +393,27 @@ pub fn to_yaml(s: &Scenario) -> String {
     if let Some(b) = &s.stderr {
         let _ = writeln!(o, "stderr: {}", bytes(b));
     }
-    if let Some(trees) = &s.tree {
-        let _ = writeln!(o, "tree:");
-        for (name, t) in trees {
-            let _ = write!(o, "  {}:", quote(name));
-            tree(&mut o, "    ", t);
+    match &s.tree {
+        None => {}
+        Some(TreeExpect::One(trees)) => {
+            let _ = writeln!(o, "tree:");
+            for (name, t) in trees {
+                let _ = write!(o, "  {}:", quote(name));
+                tree(&mut o, "    ", t);
+            }
+        }
+        Some(TreeExpect::OneOf { alternatives, because }) => {
+            let _ = writeln!(o, "tree:");
+            let _ = writeln!(o, "  because: {}", quote(because));
+            let _ = writeln!(o, "  one-of:");
+            for trees in alternatives {
+                let mut first = true;
+                for (name, t) in trees {
+                    let _ = write!(o, "    {} {}:", if first { "-" } else { " " }, quote(name));
+                    first = false;
+                    tree(&mut o, "        ", t);
+                }
+            }
         }
     }
     o

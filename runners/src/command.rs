@@ -449,6 +449,10 @@ impl Runtime for CliRuntime {
         self.spec.name
     }
 
+    fn exit_width(&self) -> wasi_conform_suite::outcome::ExitWidth {
+        wasi_conform_suite::outcome::ExitWidth::LowByte
+    }
+
     fn version(&self) -> String {
         match self.probe() {
             Ok(p) => p.version.clone(),

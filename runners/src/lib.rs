@@ -31,7 +31,7 @@ use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use wasi_conform_suite::case::TestCase;
-use wasi_conform_suite::outcome::{Canaries, Ending, Outcome};
+use wasi_conform_suite::outcome::{Canaries, Ending, ExitWidth, Outcome};
 
 pub use sandbox::Sandbox;
 
@@ -92,6 +92,11 @@ pub trait Runtime: Send + Sync {
     fn bench_notes(&self) -> Vec<(String, String)> {
         Vec::new()
     }
+    /// How much of the guest's exit status this runtime can report: a runtime driven as a
+    /// process reports it through its own exit status, modulo 256.
+    fn exit_width(&self) -> ExitWidth {
+        ExitWidth::Full
+    }
 }
 
 /// Runs a case on a runtime in a fresh sandbox and observes everything.
@@ -118,6 +123,7 @@ pub fn execute(runtime: &dyn Runtime, case: &TestCase) -> Outcome {
     };
     Outcome {
         ending: exec.ending,
+        exit_width: runtime.exit_width(),
         stdout: exec.stdout,
         stderr: exec.stderr,
         memory: exec.memory,
@@ -130,6 +136,7 @@ pub fn execute(runtime: &dyn Runtime, case: &TestCase) -> Outcome {
 fn crashed(msg: String, started: Instant) -> Outcome {
     Outcome {
         ending: Ending::Crash(msg),
+        exit_width: ExitWidth::Full,
         stdout: vec![],
         stderr: vec![],
         memory: None,

@@ -32,6 +32,7 @@ fn writing_outside_the_preopens_is_an_escape() {
     let exec = Wasmtime::new().run_with_preopens(&c.case, &[("/sandbox".to_owned(), root)]);
     let outcome = Outcome {
         ending: exec.ending,
+        exit_width: wasi_conform_suite::outcome::ExitWidth::Full,
         stdout: exec.stdout,
         stderr: exec.stderr,
         memory: exec.memory,

@@ -13,7 +13,7 @@ use wasi_conform_runners::matrix::{run_case_observed, Observed, Prepared};
 use wasi_conform_runners::{Availability, Runtime};
 use wasi_conform_suite::denial::{self, divergences};
 use wasi_conform_suite::expectations::Expectations;
-use wasi_conform_suite::scenario::{End, ExitExpect, Scenario};
+use wasi_conform_suite::scenario::Scenario;
 use wasi_conform_suite::verdict::describe_call_as_written;
 
 use super::model::*;
@@ -94,11 +94,7 @@ pub fn scenario_info(s: &Scenario, repo: &Path, cells: &BTreeMap<String, DenialC
                 }),
             })
             .collect(),
-        end: match &s.end {
-            End::Exit(ExitExpect::One(c)) => format!("exit {c}"),
-            End::Exit(ExitExpect::OneOf { set, because }) => format!("exit with one of {set:?} ({because})"),
-            End::Trap => "a trap".to_owned(),
-        },
+        end: s.end.describe(),
         denial: cells.get(&s.id).cloned(),
         cites: divergences::cited(&s.spec),
     }

@@ -190,7 +190,9 @@ fn write_test(s: &Scenario, name: &str, out: &Path, layout: Layout) -> Result<Re
 fn expressible(s: &Scenario, layout: Layout) -> Result<(), String> {
     match &s.end {
         End::Trap => return Err("expects a trap: runtimes report traps with exit codes of their own".into()),
-        End::Exit(ExitExpect::OneOf { .. }) => return Err("allows several exit codes; a test has one".into()),
+        End::Exit(ExitExpect::OneOf { .. }) | End::OneOf { .. } => {
+            return Err("allows several endings; a test has one exit code".into())
+        }
         End::Exit(ExitExpect::One(c)) if *c > 125 => {
             return Err(format!("exit code {c}: only 0..=125 pass through a process exit status portably"))
         }
@@ -201,6 +203,18 @@ fn expressible(s: &Scenario, layout: Layout) -> Result<(), String> {
     }
     if s.tree.is_some() {
         return Err("checks the final file tree, which the format cannot express".into());
+    }
+    if let Some(cap) = s.require.first() {
+        return Err(format!(
+            "requires `{}`, probed at run time: the format has no `not applicable` (its own tests skip themselves)",
+            cap.as_str()
+        ));
+    }
+    if let Some(step) = s.steps.iter().find(|st| st.expect.errno.as_ref().is_some_and(|e| e.allows_trap())) {
+        return Err(format!(
+            "accepts a trap of its {} step, and a trap ends the module before it can report success",
+            step.function.name
+        ));
     }
     if !s.fixture.stdin.is_empty() {
         return Err("reads stdin, which the legacy format cannot give".into());
@@ -266,7 +280,9 @@ fn json(s: &Scenario, dirs: &[String], layout: Layout) -> String {
     }
     let code = match &s.end {
         End::Exit(ExitExpect::One(c)) => *c,
-        End::Exit(ExitExpect::OneOf { .. }) | End::Trap => unreachable!("refused by `expressible`"),
+        End::Exit(ExitExpect::OneOf { .. }) | End::Trap | End::OneOf { .. } => {
+            unreachable!("refused by `expressible`")
+        }
     };
     fields.push(format!("\"exit_code\": {code}"));
     for (key, stream) in [("stdout", &s.stdout), ("stderr", &s.stderr)] {

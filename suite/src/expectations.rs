@@ -25,6 +25,11 @@ pub struct Entry {
     pub reason: String,
     #[serde(default)]
     pub link: Option<String>,
+    /// The root cause, as a short kebab-case name shared by every entry it explains
+    /// (`no-rights-model`, `traps-on-undefined-flags`): the report counts causes, not only
+    /// scenarios.
+    #[serde(default)]
+    pub cause: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,6 +98,8 @@ pub enum Status {
     ExpectedFail,
     UnexpectedPass,
     NotAvailable,
+    /// The runtime lacks a capability the scenario requires (probed at run time).
+    NotApplicable,
     /// The harness could not produce a verdict (the scenario would not compile, …).
     Error,
 }
@@ -105,6 +112,7 @@ impl Status {
             Status::ExpectedFail => "expected-fail",
             Status::UnexpectedPass => "unexpected-pass",
             Status::NotAvailable => "not-available",
+            Status::NotApplicable => "not-applicable",
             Status::Error => "error",
         }
     }
@@ -113,16 +121,31 @@ impl Status {
     pub fn is_unexpected(self) -> bool {
         match self {
             Status::Fail | Status::UnexpectedPass | Status::Error => true,
-            Status::Pass | Status::ExpectedFail | Status::NotAvailable => false,
+            Status::Pass | Status::ExpectedFail | Status::NotAvailable | Status::NotApplicable => false,
         }
     }
 
-    pub const ALL: [Status; 6] =
-        [Status::Pass, Status::Fail, Status::ExpectedFail, Status::UnexpectedPass, Status::NotAvailable, Status::Error];
+    pub const ALL: [Status; 7] = [
+        Status::Pass,
+        Status::Fail,
+        Status::ExpectedFail,
+        Status::UnexpectedPass,
+        Status::NotAvailable,
+        Status::NotApplicable,
+        Status::Error,
+    ];
 }
 
-/// Classifies a verdict given the runtime's known failure (if any).
+/// Classifies a verdict given the runtime's known failure (if any). A scenario that does not
+/// apply to the runtime is `not-applicable`; listing it as a known failure is stale, like a
+/// pass would be.
 pub fn classify(v: &Verdict, known: Option<&Entry>) -> Status {
+    if v.is_not_applicable() {
+        return match known {
+            None => Status::NotApplicable,
+            Some(_) => Status::UnexpectedPass,
+        };
+    }
     match (v.is_pass(), known) {
         (true, None) => Status::Pass,
         (true, Some(_)) => Status::UnexpectedPass,

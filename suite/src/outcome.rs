@@ -61,10 +61,33 @@ pub enum Canaries {
     Changed(Vec<String>),
 }
 
+/// How much of an exit status a runtime can report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExitWidth {
+    /// The whole `u32` that `proc_exit` was given (in-process and JS-worker runtimes).
+    #[default]
+    Full,
+    /// Its low 8 bits: a runtime driven as a process reports the guest's exit through its
+    /// own process exit status, and a POSIX process cannot report more (`exit(3)`).
+    LowByte,
+}
+
+impl ExitWidth {
+    /// Whether an observed exit status is the expected code, as far as this width shows.
+    pub fn matches(self, expected: u32, observed: u32) -> bool {
+        match self {
+            ExitWidth::Full => expected == observed,
+            ExitWidth::LowByte => expected & 0xff == observed,
+        }
+    }
+}
+
 /// Everything observed of one run.
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub ending: Ending,
+    /// How much of the exit status the runtime could report.
+    pub exit_width: ExitWidth,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     /// Guest memory `[0, capture_len)` after the run, if the runtime could give it.

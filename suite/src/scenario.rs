@@ -22,6 +22,12 @@ pub struct Scenario {
     pub spec: String,
     /// How firmly the spec states it.
     pub strength: Strength,
+    /// For [`Strength::Choice`]: the reference's pick and why (required there, refused
+    /// elsewhere).
+    pub choice: Option<String>,
+    /// Capabilities the runtime must have for the scenario to apply; probed at run time by
+    /// the steps marked [`Step::probe`], which the loader puts first.
+    pub require: Vec<Capability>,
     pub fixture: Fixture,
     pub steps: Vec<Step>,
     /// How the program must end.
@@ -31,29 +37,91 @@ pub struct Scenario {
     /// Exact stderr, when checked.
     pub stderr: Option<Vec<u8>>,
     /// Exact final tree per preopen (by guest name), when checked.
-    pub tree: Option<BTreeMap<String, Tree>>,
+    pub tree: Option<TreeExpect>,
     /// The file it was loaded from.
     pub source: PathBuf,
 }
 
-/// How firmly the spec states a behaviour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+/// How firmly the spec states a behaviour (defined in `suite/README.yaml`, enforced by
+/// `suite/tests/strength.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strength {
-    /// The witx/spec text states it normatively.
+    /// Witx or witx-docs text decides the value, and `spec:` quotes that sentence.
     Must,
-    /// The spec recommends it, or it follows from POSIX where the spec defers to it.
+    /// POSIX/Linux where the witx defers to it, or the errno set the official
+    /// wasi-testsuite asserts; where POSIX and Linux disagree, both are accepted.
     Should,
-    /// The spec is silent; runtimes (and wasi-testsuite) agree on it in practice.
+    /// Every implementation that has the feature agrees, or wasi-testsuite asserts it.
     DeFacto,
+    /// The spec is silent and runtimes disagree: the reference's pick, stated with its
+    /// reason. Reported as agreement with the reference, never as conformance.
+    Choice,
 }
 
 impl Strength {
+    pub const ALL: [Strength; 4] = [Strength::Must, Strength::Should, Strength::DeFacto, Strength::Choice];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Strength::Must => "must",
             Strength::Should => "should",
             Strength::DeFacto => "de-facto",
+            Strength::Choice => "choice",
+        }
+    }
+
+    /// Whether a failure is a conformance failure (`choice` is agreement, not conformance).
+    pub fn counts_for_conformance(self) -> bool {
+        match self {
+            Strength::Must | Strength::Should | Strength::DeFacto => true,
+            Strength::Choice => false,
+        }
+    }
+}
+
+/// A capability a scenario may `require:`, probed at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Capability {
+    /// A rights model: `fd_fdstat_set_rights` of a preopen's own rights does not answer
+    /// `notsup` (the probe wasi-testsuite's `supports_rights` makes).
+    Rights,
+}
+
+impl Capability {
+    pub const ALL: [Capability; 1] = [Capability::Rights];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Rights => "rights",
+        }
+    }
+
+    pub fn from_name(n: &str) -> Option<Capability> {
+        Capability::ALL.into_iter().find(|c| c.as_str() == n)
+    }
+
+    /// What a runtime lacking it does, for the `not-applicable` verdict.
+    pub fn missing(self) -> &'static str {
+        match self {
+            Capability::Rights => "no rights model: fd_fdstat_set_rights answers notsup",
+        }
+    }
+}
+
+/// The expected final trees: one set, or alternatives the spec leaves open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreeExpect {
+    One(BTreeMap<String, Tree>),
+    OneOf { alternatives: Vec<BTreeMap<String, Tree>>, because: String },
+}
+
+impl TreeExpect {
+    /// Every acceptable set of trees.
+    pub fn alternatives(&self) -> &[BTreeMap<String, Tree>] {
+        match self {
+            TreeExpect::One(t) => std::slice::from_ref(t),
+            TreeExpect::OneOf { alternatives, .. } => alternatives,
         }
     }
 }
@@ -109,6 +177,9 @@ pub struct Step {
     /// Values this step binds for later steps and checks (`$name`).
     pub bind: Vec<Bind>,
     pub expect: StepExpect,
+    /// Set on the steps the loader adds to probe a `require:`d capability; they come
+    /// first, have no errno expectation, and are not numbered among the scenario's steps.
+    pub probe: Option<Capability>,
     /// 1-based line of the step in its file.
     pub line: usize,
 }
@@ -203,11 +274,12 @@ pub struct StepExpect {
     pub views: Vec<(String, ViewCheck)>,
 }
 
-/// One errno, or a set the spec leaves open with the reason.
+/// One errno, or a set the spec leaves open with the reason; the set may also accept a
+/// trap of the call (`one-of: [inval, trap]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrnoExpect {
     One(Errno),
-    OneOf { set: Vec<Errno>, because: String },
+    OneOf { set: Vec<Errno>, trap: bool, because: String },
 }
 
 impl ErrnoExpect {
@@ -218,11 +290,30 @@ impl ErrnoExpect {
         }
     }
 
+    /// Whether a trap inside the call is an accepted answer (it ends the run there).
+    pub fn allows_trap(&self) -> bool {
+        match self {
+            ErrnoExpect::One(_) => false,
+            ErrnoExpect::OneOf { trap, .. } => *trap,
+        }
+    }
+
+    /// The accepted errnos, in the order written.
+    pub fn errnos(&self) -> &[Errno] {
+        match self {
+            ErrnoExpect::One(x) => std::slice::from_ref(x),
+            ErrnoExpect::OneOf { set, .. } => set,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             ErrnoExpect::One(x) => x.name().to_owned(),
-            ErrnoExpect::OneOf { set, .. } => {
-                let names: Vec<&str> = set.iter().map(|e| e.name()).collect();
+            ErrnoExpect::OneOf { set, trap, .. } => {
+                let mut names: Vec<&str> = set.iter().map(|e| e.name()).collect();
+                if *trap {
+                    names.push("trap");
+                }
                 format!("one of {}", names.join(", "))
             }
         }
@@ -282,6 +373,41 @@ pub enum End {
     Exit(ExitExpect),
     /// The instance traps.
     Trap,
+    /// Any of several endings the spec leaves open: a trap (when `trap`) or one of `exits`.
+    OneOf { trap: bool, exits: Vec<u32>, because: String },
+}
+
+impl End {
+    /// Whether a trap is an accepted ending.
+    pub fn allows_trap(&self) -> bool {
+        match self {
+            End::Trap => true,
+            End::Exit(_) => false,
+            End::OneOf { trap, .. } => *trap,
+        }
+    }
+
+    /// The accepted exit codes (empty when only a trap is).
+    pub fn exits(&self) -> &[u32] {
+        match self {
+            End::Exit(ExitExpect::One(c)) => std::slice::from_ref(c),
+            End::Exit(ExitExpect::OneOf { set, .. }) => set,
+            End::Trap => &[],
+            End::OneOf { exits, .. } => exits,
+        }
+    }
+
+    /// `exit 0`, `a trap`, `exit with one of [1, 2] (why)`, `a trap or exit with one of [3] (why)`.
+    pub fn describe(&self) -> String {
+        match self {
+            End::Exit(ExitExpect::One(c)) => format!("exit {c}"),
+            End::Exit(ExitExpect::OneOf { set, because }) => format!("exit with one of {set:?} ({because})"),
+            End::Trap => "a trap".to_owned(),
+            End::OneOf { trap: true, exits, because } if exits.is_empty() => format!("a trap ({because})"),
+            End::OneOf { trap: true, exits, because } => format!("a trap or exit with one of {exits:?} ({because})"),
+            End::OneOf { trap: false, exits, because } => format!("exit with one of {exits:?} ({because})"),
+        }
+    }
 }
 
 /// Allowed exit codes.

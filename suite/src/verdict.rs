@@ -9,7 +9,7 @@ use wasi_conform_abi::types::{self, FlagsType};
 use wasi_conform_abi::{Errno, ParamType, ResultType, Returns};
 
 use crate::compile::{Layout, StepLayout};
-use crate::outcome::{Canaries, Ending, Outcome};
+use crate::outcome::{Canaries, Ending, ExitWidth, Outcome};
 use crate::scenario::*;
 use crate::trace::{self, bytes_at, u16_at, u32_at, u64_at, u8_at, StepState, Trace};
 use crate::views::{self, ViewKind};
@@ -24,6 +24,9 @@ pub enum Verdict {
     Escape(Vec<String>),
     Timeout,
     Crash(String),
+    /// The runtime lacks a capability the scenario `require:`s (its probe said so): the
+    /// scenario says nothing about it, neither pass nor fail.
+    NotApplicable(String),
 }
 
 impl Verdict {
@@ -39,7 +42,12 @@ impl Verdict {
             Verdict::Escape(_) => "escape",
             Verdict::Timeout => "timeout",
             Verdict::Crash(_) => "crash",
+            Verdict::NotApplicable(_) => "not-applicable",
         }
+    }
+
+    pub fn is_not_applicable(&self) -> bool {
+        matches!(self, Verdict::NotApplicable(_))
     }
 
     /// The full explanation.
@@ -50,6 +58,7 @@ impl Verdict {
             Verdict::Escape(paths) => format!("SANDBOX ESCAPE: changed outside the preopens: {}", paths.join(", ")),
             Verdict::Timeout => "timeout: the run passed its time limit and was stopped".to_owned(),
             Verdict::Crash(m) => format!("runtime crash: {m}"),
+            Verdict::NotApplicable(m) => format!("not applicable: {m}"),
         }
     }
 }
@@ -64,14 +73,30 @@ pub fn judge(s: &Scenario, layout: &Layout, o: &Outcome) -> Verdict {
         Ending::Crash(m) => return Verdict::Crash(m.clone()),
         Ending::Exit(_) | Ending::Trap(_) => {}
     }
-    let mut j = Judge { s, layout, o, mem: o.memory.as_deref().unwrap_or_default(), out: Vec::new() };
+    let mut j = Judge {
+        s,
+        layout,
+        o,
+        mem: o.memory.as_deref().unwrap_or_default(),
+        out: Vec::new(),
+        trapped_where_allowed: false,
+    };
     match trace::decode(layout, o.memory.as_deref()) {
-        Ok(t) => j.trace(&t),
+        Ok(t) => {
+            if let Some(missing) = j.probes(&t) {
+                return Verdict::NotApplicable(missing);
+            }
+            j.trace(&t)
+        }
         Err(e) => j.out.push(format!("cannot read the trace: {e} (run ended with {})", o.ending)),
     }
-    j.ending();
-    j.streams();
-    j.trees();
+    // A step that may trap and did ended the program there: what the scenario says of the
+    // end, the streams and the final tree describes the run that did not trap.
+    if !j.trapped_where_allowed {
+        j.ending();
+        j.streams();
+        j.trees();
+    }
     if j.out.is_empty() {
         Verdict::Pass
     } else {
@@ -85,9 +110,25 @@ struct Judge<'a> {
     o: &'a Outcome,
     mem: &'a [u8],
     out: Vec<String>,
+    /// The run trapped inside a step that lists `trap` among its answers.
+    trapped_where_allowed: bool,
 }
 
 impl Judge<'_> {
+    /// The capability a probe step found missing, if any (see [`crate::load::probe`]).
+    fn probes(&self, t: &Trace) -> Option<String> {
+        for (step, state) in self.s.steps.iter().zip(&t.steps) {
+            let Some(cap) = step.probe else { break };
+            if let StepState::Returned(raw) = *state {
+                let missing = crate::load::probe::missing_when(cap);
+                if Errno::from_raw(raw).is_some_and(|e| missing.contains(&e)) {
+                    return Some(format!("requires `{}`; this runtime has {}", cap.as_str(), cap.missing()));
+                }
+            }
+        }
+        None
+    }
+
     fn trace(&mut self, t: &Trace) {
         let missing: Vec<&str> = self
             .s
@@ -121,10 +162,26 @@ impl Judge<'_> {
                     return;
                 }
                 StepState::Started => {
+                    if step.expect.errno.as_ref().is_some_and(ErrnoExpect::allows_trap)
+                        && matches!(self.o.ending, Ending::Trap(_))
+                    {
+                        self.trapped_where_allowed = true;
+                        return;
+                    }
+                    if step.probe.is_some() {
+                        self.out.push(format!(
+                            "{}: the capability probe did not return: the run ended inside it with {}",
+                            self.call(k, step, sl),
+                            self.o.ending
+                        ));
+                        return;
+                    }
                     let expected_end = k == last
                         && match (&self.s.end, &self.o.ending) {
-                            (End::Trap, Ending::Trap(_)) => true,
-                            (End::Exit(_), Ending::Exit(_)) => step.function.returns == Returns::Never,
+                            (end, Ending::Trap(_)) => end.allows_trap(),
+                            (end, Ending::Exit(_)) => {
+                                !end.exits().is_empty() && step.function.returns == Returns::Never
+                            }
                             _ => false,
                         };
                     if !expected_end && step.function.returns == Returns::Errno {
@@ -382,18 +439,18 @@ impl Judge<'_> {
     }
 
     fn ending(&mut self) {
-        match (&self.s.end, &self.o.ending) {
-            (End::Exit(ExitExpect::One(want)), Ending::Exit(got)) if want == got => {}
-            (End::Exit(ExitExpect::OneOf { set, .. }), Ending::Exit(got)) if set.contains(got) => {}
-            (End::Trap, Ending::Trap(_)) => {}
-            (want, got) => {
-                let exp = match want {
-                    End::Exit(ExitExpect::One(c)) => format!("exit {c}"),
-                    End::Exit(ExitExpect::OneOf { set, because }) => format!("exit with one of {set:?} ({because})"),
-                    End::Trap => "a trap".to_owned(),
-                };
-                self.out.push(format!("end: expected {exp}, observed {got}"));
-            }
+        let end = &self.s.end;
+        let ok = match &self.o.ending {
+            Ending::Exit(got) => end.exits().iter().any(|want| self.o.exit_width.matches(*want, *got)),
+            Ending::Trap(_) => end.allows_trap(),
+            Ending::Timeout | Ending::Crash(_) => false,
+        };
+        if !ok {
+            let width = match (self.o.exit_width, &self.o.ending) {
+                (ExitWidth::LowByte, Ending::Exit(_)) => " (this runtime reports an exit status modulo 256)",
+                _ => "",
+            };
+            self.out.push(format!("end: expected {}, observed {}{width}", end.describe(), self.o.ending));
         }
     }
 
@@ -411,21 +468,52 @@ impl Judge<'_> {
 
     fn trees(&mut self) {
         let Some(want) = &self.s.tree else { return };
-        for (name, w) in want {
-            let empty = Tree::new();
-            let got = self.o.trees.get(name).unwrap_or(&empty);
-            let diffs = tree_diff(w, got);
-            if !diffs.is_empty() {
-                self.out.push(format!("final tree of {name}:\n    {}", diffs.join("\n    ")));
+        let differences = |alternative: &BTreeMap<String, Tree>| {
+            let mut out = Vec::new();
+            for (name, w) in alternative {
+                let empty = Tree::new();
+                let got = self.o.trees.get(name).unwrap_or(&empty);
+                let diffs = tree_diff(w, got);
+                if !diffs.is_empty() {
+                    out.push(format!("final tree of {name}:\n    {}", diffs.join("\n    ")));
+                }
+            }
+            out
+        };
+        let all: Vec<Vec<String>> = want.alternatives().iter().map(differences).collect();
+        if all.iter().any(Vec::is_empty) {
+            return;
+        }
+        match want {
+            TreeExpect::One(_) => self.out.extend(all.into_iter().flatten()),
+            TreeExpect::OneOf { because, .. } => {
+                let (k, closest) =
+                    all.iter().enumerate().min_by_key(|(_, d)| d.len()).expect("at least two alternatives");
+                self.out.push(format!(
+                    "final tree: none of the {} alternatives ({because}) matches; closest, alternative {}:",
+                    all.len(),
+                    k + 1
+                ));
+                self.out.extend(closest.iter().cloned());
             }
         }
     }
 
-    /// `step 3: path_open(fd=$sandbox→3, …)`.
+    /// `step 3 (line 12): path_open(fd=$sandbox(3), …)`; a probe step is `probe of rights`.
     fn call(&self, k: usize, step: &Step, sl: &StepLayout) -> String {
         let _ = sl;
-        format!("step {} (line {}): {}", k + 1, step.line, describe_call(step, |b| self.binding_value(b)))
+        let call = describe_call(step, |b| self.binding_value(b));
+        match step.probe {
+            Some(cap) => format!("probe of `{}` (line {}): {call}", cap.as_str(), step.line),
+            None => format!("step {} (line {}): {call}", step_number(self.s, k), step.line),
+        }
     }
+}
+
+/// The 1-based number of the step at index `k` among the scenario's own steps (the probe
+/// steps the loader adds for `require:` are not counted).
+pub fn step_number(s: &Scenario, k: usize) -> usize {
+    k + 1 - s.steps[..k].iter().filter(|x| x.probe.is_some()).count()
 }
 
 /// `path_open(fd=$sandbox(3), dirflags=0, path="a", …)`, bindings resolved where known.
@@ -653,6 +741,10 @@ pub fn steps_seen(s: &Scenario, layout: &Layout, o: &Outcome) -> Vec<StepSeen> {
         .zip(&t.steps)
         .map(|(step, state)| match *state {
             StepState::NotStarted => StepSeen { observed: "not reached".to_owned(), errno_ok: None },
+            StepState::Started if matches!(o.ending, Ending::Trap(_)) => StepSeen {
+                observed: "trapped".to_owned(),
+                errno_ok: step.expect.errno.as_ref().filter(|x| x.allows_trap()).map(|_| true),
+            },
             StepState::Started => StepSeen { observed: "did not return".to_owned(), errno_ok: None },
             StepState::Returned(raw) => {
                 let errno = Errno::from_raw(raw);
@@ -699,6 +791,7 @@ mod tests {
         let c = crate::compile::compile(&s).unwrap();
         let o = Outcome {
             ending: Ending::Crash("x".into()),
+            exit_width: crate::outcome::ExitWidth::Full,
             stdout: vec![],
             stderr: vec![],
             memory: None,

@@ -107,7 +107,7 @@ fn main() {
             let trial = Trial::test(name, move || {
                 let r = run_case(rt.as_ref(), &prepared[i], &exp);
                 let verdict = match r.status_enum {
-                    Status::Pass | Status::ExpectedFail | Status::NotAvailable => Ok(()),
+                    Status::Pass | Status::ExpectedFail | Status::NotAvailable | Status::NotApplicable => Ok(()),
                     Status::Fail | Status::UnexpectedPass | Status::Error => Err(Failed::from(format!(
                         "{}: {}\n{}\nreproduce: {}",
                         r.status, r.verdict, r.message, r.reproduce
@@ -192,20 +192,25 @@ fn bless_file(dir: &std::path::Path, runtime: &str, results: &[CaseResult]) -> R
     let old = Expectations::load(dir, runtime)?;
     // Scenarios this run did not execute (a filtered run) keep their entries.
     let ran: BTreeSet<&str> = mine.iter().map(|r| r.scenario.as_str()).collect();
-    let mut entries: BTreeMap<String, (String, Option<String>)> = old
+    type Kept = (String, Option<String>, Option<String>);
+    let mut entries: BTreeMap<String, Kept> = old
         .entries
         .values()
         .filter(|e| !ran.contains(e.scenario.as_str()))
-        .map(|e| (e.scenario.clone(), (e.reason.clone(), e.link.clone())))
+        .map(|e| (e.scenario.clone(), (e.reason.clone(), e.cause.clone(), e.link.clone())))
         .collect();
     for r in mine.iter().filter(|r| matches!(r.status_enum, Status::Fail | Status::ExpectedFail)) {
-        let kept = old.get(&r.scenario).map(|e| (e.reason.clone(), e.link.clone()));
-        let fresh = || (format!("TODO: explain. Observed: {}", r.message.lines().next().unwrap_or("")), None);
+        let kept = old.get(&r.scenario).map(|e| (e.reason.clone(), e.cause.clone(), e.link.clone()));
+        let fresh = || (format!("TODO: explain. Observed: {}", r.message.lines().next().unwrap_or("")), None, None);
         entries.insert(r.scenario.clone(), kept.unwrap_or_else(fresh));
     }
-    let mut out = format!("# Known failures of {runtime}: one entry per scenario, each with a reason.\n# `BLESS=1 cargo test` rewrites this file from observed failures and keeps reasons.\n");
-    for (scenario, (reason, link)) in entries {
-        out.push_str(&format!("\n[[fail]]\nscenario = {scenario:?}\nreason = {reason:?}\n"));
+    let mut out = format!("# Known failures of {runtime}: one entry per scenario, each with a reason and its root cause.\n# `BLESS=1 cargo test` rewrites this file from observed failures and keeps reasons and causes.\n");
+    for (scenario, (reason, cause, link)) in entries {
+        out.push_str(&format!("\n[[fail]]\nscenario = {scenario:?}\n"));
+        if let Some(c) = cause {
+            out.push_str(&format!("cause = {c:?}\n"));
+        }
+        out.push_str(&format!("reason = {reason:?}\n"));
         if let Some(l) = link {
             out.push_str(&format!("link = {l:?}\n"));
         }

@@ -76,9 +76,15 @@ impl<'de> Deserialize<'de> for ErrnoValue {
         impl<'de> Visitor<'de> for V {
             type Value = ErrnoValue;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an errno name or {one-of: [names], because: reason}")
+                f.write_str("an errno name or {one-of: [names, or `trap`], because: reason}")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ErrnoValue, E> {
+                if v == "trap" {
+                    return Err(E::custom(
+                        "a trap is not an errno: a step that must trap ends the scenario (`end: trap`); one that \
+                         may trap lists it among its answers (`{one-of: [inval, trap], because: …}`)",
+                    ));
+                }
                 errno_by_name(v).map(|e| ErrnoValue(ErrnoExpect::One(e)))
             }
             fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<ErrnoValue, A::Error> {
@@ -90,10 +96,24 @@ impl<'de> Deserialize<'de> for ErrnoValue {
                 }
                 let s = Set::deserialize(de::value::MapAccessDeserializer::new(m))?;
                 if s.one_of.len() < 2 {
-                    return Err(de::Error::custom("`one-of` needs at least two errnos; write a single errno plainly"));
+                    return Err(de::Error::custom(
+                        "`one-of` needs at least two answers; write a single errno plainly (a trap alone is `end: trap`)",
+                    ));
                 }
-                let set = s.one_of.iter().map(|n| errno_by_name(n)).collect::<Result<Vec<_>, A::Error>>()?;
-                Ok(ErrnoValue(ErrnoExpect::OneOf { set, because: s.because }))
+                let trap = s.one_of.iter().any(|n| n == "trap");
+                if s.one_of.iter().filter(|n| *n == "trap").count() > 1 {
+                    return Err(de::Error::custom("`trap` is listed twice"));
+                }
+                let set = s
+                    .one_of
+                    .iter()
+                    .filter(|n| *n != "trap")
+                    .map(|n| errno_by_name(n))
+                    .collect::<Result<Vec<_>, A::Error>>()?;
+                if s.because.trim().is_empty() {
+                    return Err(de::Error::custom("`because` must say why the spec allows each answer"));
+                }
+                Ok(ErrnoValue(ErrnoExpect::OneOf { set, trap, because: s.because }))
             }
         }
         d.deserialize_any(V)

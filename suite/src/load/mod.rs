@@ -14,6 +14,7 @@
 //! afterwards with the step's location.
 
 mod expect;
+pub(crate) mod probe;
 mod step;
 mod values;
 
@@ -93,7 +94,10 @@ struct RawScenario {
     id: Spanned<String>,
     summary: String,
     spec: String,
-    strength: Strength,
+    strength: Spanned<Strength>,
+    choice: Option<Spanned<String>>,
+    #[serde(default)]
+    require: Vec<Spanned<String>>,
     #[serde(default)]
     fixture: RawFixture,
     steps: Vec<Spanned<Step>>,
@@ -101,7 +105,7 @@ struct RawScenario {
     end: Option<RawEnd>,
     stdout: Option<BytesValue>,
     stderr: Option<BytesValue>,
-    tree: Option<BTreeMap<String, BTreeMap<String, NodeValue>>>,
+    tree: Option<Spanned<RawTrees>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -127,11 +131,133 @@ struct RawPreopen {
     tree: BTreeMap<String, NodeValue>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+/// `end:` as written: `trap`, `{exit: …}`, or `{one-of: [trap, {exit: 3}], because: …}`.
 enum RawEnd {
     Exit(ExitValue),
     Trap,
+    OneOf { trap: bool, exits: Vec<u32>, because: String },
+}
+
+/// One alternative of `end: {one-of: […]}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+enum EndAlternative {
+    Exit(u32),
+    Trap,
+}
+
+impl<'de> Deserialize<'de> for RawEnd {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, MapAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawEnd;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`trap`, {exit: code}, or {one-of: [trap, {exit: code}, …], because: reason}")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawEnd, E> {
+                match v {
+                    "trap" => Ok(RawEnd::Trap),
+                    _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<RawEnd, A::Error> {
+                let mut exit = None;
+                let mut alternatives: Option<Vec<EndAlternative>> = None;
+                let mut because = None;
+                while let Some(k) = m.next_key::<String>()? {
+                    match k.as_str() {
+                        "exit" if exit.is_none() => exit = Some(m.next_value::<ExitValue>()?),
+                        "one-of" if alternatives.is_none() => alternatives = Some(m.next_value()?),
+                        "because" if because.is_none() => because = Some(m.next_value::<String>()?),
+                        "exit" | "one-of" | "because" => return Err(de::Error::custom(format!("`{k}` given twice"))),
+                        _ => return Err(de::Error::unknown_field(&k, &["exit", "one-of", "because"])),
+                    }
+                }
+                match (exit, alternatives, because) {
+                    (Some(e), None, None) => Ok(RawEnd::Exit(e)),
+                    (None, Some(alts), Some(because)) => {
+                        let trap = alts.iter().any(|a| matches!(a, EndAlternative::Trap));
+                        let exits: Vec<u32> = alts
+                            .iter()
+                            .filter_map(|a| match a {
+                                EndAlternative::Exit(c) => Some(*c),
+                                EndAlternative::Trap => None,
+                            })
+                            .collect();
+                        if alts.len() < 2 {
+                            return Err(de::Error::custom("`one-of` needs at least two endings"));
+                        }
+                        if because.trim().is_empty() {
+                            return Err(de::Error::custom("`because` must say why the spec allows each ending"));
+                        }
+                        Ok(RawEnd::OneOf { trap, exits, because })
+                    }
+                    (None, Some(_), None) => Err(de::Error::missing_field("because")),
+                    (None, None, Some(_)) => Err(de::Error::missing_field("one-of")),
+                    _ => Err(de::Error::custom(
+                        "write either {exit: …} or {one-of: [trap, {exit: code}, …], because: reason}",
+                    )),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `tree:` as written: per preopen, or `{one-of: [{/sandbox: …}, …], because: …}`.
+enum RawTrees {
+    One(BTreeMap<String, BTreeMap<String, NodeValue>>),
+    OneOf { alternatives: Vec<BTreeMap<String, BTreeMap<String, NodeValue>>>, because: String },
+}
+
+impl<'de> Deserialize<'de> for RawTrees {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, MapAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawTrees;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of preopen name to tree, or {one-of: [such maps], because: reason}")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<RawTrees, A::Error> {
+                let mut plain = BTreeMap::new();
+                let mut alternatives = None;
+                let mut because: Option<String> = None;
+                while let Some(k) = m.next_key::<String>()? {
+                    match k.as_str() {
+                        "one-of" if alternatives.is_none() => alternatives = Some(m.next_value()?),
+                        "because" if because.is_none() => because = Some(m.next_value()?),
+                        "one-of" | "because" => return Err(de::Error::custom(format!("`{k}` given twice"))),
+                        _ => {
+                            if plain.insert(k.clone(), m.next_value()?).is_some() {
+                                return Err(de::Error::custom(format!("`{k}` given twice")));
+                            }
+                        }
+                    }
+                }
+                match (alternatives, because) {
+                    (None, None) => Ok(RawTrees::One(plain)),
+                    (Some(alternatives), Some(because)) if plain.is_empty() => {
+                        let alternatives: Vec<_> = alternatives;
+                        if alternatives.len() < 2 {
+                            return Err(de::Error::custom("`one-of` needs at least two trees"));
+                        }
+                        if because.trim().is_empty() {
+                            return Err(de::Error::custom("`because` must say why the spec allows each tree"));
+                        }
+                        Ok(RawTrees::OneOf { alternatives, because })
+                    }
+                    (Some(_), Some(_)) => Err(de::Error::custom(
+                        "tree alternatives (`one-of`) cannot be mixed with preopen trees; put every tree in an alternative",
+                    )),
+                    (Some(_), None) => Err(de::Error::missing_field("because")),
+                    (None, Some(_)) => Err(de::Error::missing_field("one-of")),
+                }
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 #[derive(Deserialize)]
@@ -218,7 +344,55 @@ fn build(raw: RawScenario, path: &Path) -> Result<Scenario, LoadError> {
         preopens.push(Preopen { name: p.name.value, binding, tree });
     }
 
+    let strength = raw.strength.value;
+    let choice =
+        match (strength, raw.choice) {
+            (Strength::Choice, Some(c)) if !c.value.trim().is_empty() => Some(c.value),
+            (Strength::Choice, Some(c)) => {
+                return Err(located(path, &c.referenced, "`choice` must state the reference's pick and why"))
+            }
+            (Strength::Choice, None) => return Err(located(
+                path,
+                &raw.strength.referenced,
+                "a `choice` scenario needs `choice:`: the reference's pick and why (the spec is silent and runtimes \
+                 disagree)",
+            )),
+            (_, Some(c)) => {
+                return Err(located(path, &c.referenced, "`choice:` belongs to `strength: choice` scenarios only"))
+            }
+            (_, None) => None,
+        };
+
+    let mut require = Vec::new();
+    for r in &raw.require {
+        let cap = Capability::from_name(&r.value).ok_or_else(|| {
+            let known: Vec<&str> = Capability::ALL.iter().map(|c| c.as_str()).collect();
+            located(path, &r.referenced, format!("unknown capability `{}` (known: {})", r.value, known.join(", ")))
+        })?;
+        if require.contains(&cap) {
+            return Err(located(path, &r.referenced, format!("`{}` is required twice", r.value)));
+        }
+        require.push(cap);
+    }
+
     let mut steps = Vec::new();
+    for cap in &require {
+        let Some(first) = preopens.first() else {
+            return Err(located(
+                path,
+                &raw.require[0].referenced,
+                format!("probing `{}` needs a preopen (the probe asks about the first one)", cap.as_str()),
+            ));
+        };
+        let line = raw.require[0].referenced.line() as usize;
+        for mut step in probe::steps(*cap, &first.binding) {
+            step.line = line;
+            for b in &step.bind {
+                bound.insert(b.name.clone());
+            }
+            steps.push(step);
+        }
+    }
     for s in raw.steps {
         let at = s.referenced;
         let step = s.value;
@@ -250,13 +424,13 @@ fn build(raw: RawScenario, path: &Path) -> Result<Scenario, LoadError> {
         step.line = at.line() as usize;
         steps.push(step);
     }
-    if steps.is_empty() {
+    if steps.iter().all(|s| s.probe.is_some()) {
         return Err(located(path, &id_at, "a scenario needs at least one step"));
     }
-    let traps = matches!(raw.end, Some(RawEnd::Trap));
+    let traps = matches!(raw.end, Some(RawEnd::Trap) | Some(RawEnd::OneOf { trap: true, .. }));
     for (i, s) in steps.iter().enumerate() {
         let trapping = traps && i + 1 == steps.len();
-        if s.function.returns == Returns::Errno && s.expect.errno.is_none() && !trapping {
+        if s.function.returns == Returns::Errno && s.expect.errno.is_none() && !trapping && s.probe.is_none() {
             return Err(LoadError::Invalid {
                 file: path.to_owned(),
                 line: s.line as u64,
@@ -281,28 +455,42 @@ fn build(raw: RawScenario, path: &Path) -> Result<Scenario, LoadError> {
         }
     }
 
-    let mut tree = None;
-    if let Some(t) = raw.tree {
-        let mut out = BTreeMap::new();
-        for (name, nodes) in t {
-            if !preopens.iter().any(|p| p.name == name) {
-                return Err(located(path, &id_at, format!("`tree` names `{name}`, which is not a preopen")));
-            }
-            let built = build_tree(nodes).map_err(|m| located(path, &id_at, m))?;
-            if built.values().any(|n| matches!(n, Node::Hardlink(_))) {
-                return Err(located(path, &id_at, "`hardlink` is for fixtures; a final tree shows files"));
-            }
-            out.insert(name, built);
+    let tree = match raw.tree {
+        None => None,
+        Some(t) => {
+            let at = t.referenced;
+            let final_trees = |t: BTreeMap<String, BTreeMap<String, NodeValue>>| {
+                let mut out = BTreeMap::new();
+                for (name, nodes) in t {
+                    if !preopens.iter().any(|p| p.name == name) {
+                        return Err(located(path, &at, format!("`tree` names `{name}`, which is not a preopen")));
+                    }
+                    let built = build_tree(nodes).map_err(|m| located(path, &at, m))?;
+                    if built.values().any(|n| matches!(n, Node::Hardlink(_))) {
+                        return Err(located(path, &at, "`hardlink` is for fixtures; a final tree shows files"));
+                    }
+                    out.insert(name, built);
+                }
+                Ok(out)
+            };
+            Some(match t.value {
+                RawTrees::One(t) => TreeExpect::One(final_trees(t)?),
+                RawTrees::OneOf { alternatives, because } => TreeExpect::OneOf {
+                    alternatives: alternatives.into_iter().map(final_trees).collect::<Result<_, _>>()?,
+                    because,
+                },
+            })
         }
-        tree = Some(out);
-    }
+    };
 
     Ok(Scenario {
         id,
         function,
         summary: raw.summary,
         spec: raw.spec,
-        strength: raw.strength,
+        strength,
+        choice,
+        require,
         fixture: Fixture {
             preopens,
             args: raw.fixture.args.unwrap_or_else(|| vec![DEFAULT_ARGV0.to_owned()]),
@@ -314,6 +502,7 @@ fn build(raw: RawScenario, path: &Path) -> Result<Scenario, LoadError> {
             None => End::default(),
             Some(RawEnd::Trap) => End::Trap,
             Some(RawEnd::Exit(e)) => End::Exit(e.0),
+            Some(RawEnd::OneOf { trap, exits, because }) => End::OneOf { trap, exits, because },
         },
         stdout: raw.stdout.map(|b| b.0),
         stderr: raw.stderr.map(|b| b.0),

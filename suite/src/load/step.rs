@@ -44,6 +44,7 @@ impl<'de> Visitor<'de> for StepVisitor {
             bind: Vec::new(),
             expect: StepExpect::default(),
             line: 0,
+            probe: None,
         };
         let mut seen_expect = false;
         while let Some(k) = m.next_key::<String>()? {
