@@ -37,7 +37,7 @@ pub fn bless(program: &Scenario, reference: &Observation, focus: &Divergence) ->
                     .iter()
                     .find(|r| normalise::situations(&step).contains(&r.when) && r.set.contains(&e));
                 step.expect.errno = Some(match rule {
-                    Some(r) => ErrnoExpect::OneOf { set: r.set.to_vec(), trap: false, because: r.reason.to_owned() },
+                    Some(r) => ErrnoExpect::OneOf { set: r.set.to_vec(), trap: false, any_error: false, because: r.reason.to_owned() },
                     None => ErrnoExpect::One(e),
                 });
                 if focus.place == Place::Step(k) && *raw == 0 {
@@ -258,9 +258,14 @@ fn view_check(v: &ViewCheck) -> String {
 fn errno(e: &ErrnoExpect) -> String {
     match e {
         ErrnoExpect::One(e) => e.name().to_owned(),
-        ErrnoExpect::OneOf { set, trap, because } => format!(
+        ErrnoExpect::OneOf { set, trap, any_error, because } => format!(
             "{{one-of: [{}], because: {}}}",
-            set.iter().map(|e| e.name()).chain(trap.then_some("trap")).collect::<Vec<_>>().join(", "),
+            set.iter()
+                .map(|e| e.name())
+                .chain(any_error.then_some("any-error"))
+                .chain(trap.then_some("trap"))
+                .collect::<Vec<_>>()
+                .join(", "),
             quote(because)
         ),
     }

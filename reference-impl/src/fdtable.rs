@@ -76,6 +76,17 @@ pub fn dir_rights() -> u64 {
     .fold(0, |acc, n| acc | right(n))
 }
 
+/// Rights that only mean something on a directory: the `path_*` family and `fd_readdir`.
+fn directory_only_rights() -> u64 {
+    RIGHTS.flags.iter().filter(|n| n.starts_with("path_") || **n == "fd_readdir").fold(0, |acc, n| acc | right(n))
+}
+
+/// Rights that apply to regular files (and other non-directories): every right but the
+/// directory-only ones.
+pub fn file_rights() -> u64 {
+    RIGHTS.all() & !directory_only_rights()
+}
+
 impl Descriptor {
     /// `errno::notcapable` unless every right in `needed` is held.
     pub fn require(&self, needed: u64) -> Result<(), Errno> {

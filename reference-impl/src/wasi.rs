@@ -23,7 +23,7 @@ use wasi_conform_suite::scenario::Tree;
 
 use crate::clock::{Clock, RESOLUTION_NS};
 use crate::fault::{Exit, Fault, Outcome, Trap};
-use crate::fdtable::{dir_rights, right, Descriptor, FdTable, Handle};
+use crate::fdtable::{dir_rights, file_rights, right, Descriptor, FdTable, Handle};
 use crate::fs::{Fs, Ino, Kind};
 use crate::memory::Memory;
 use crate::path::{self, Follow, Target};
@@ -987,10 +987,19 @@ impl Wasi {
             Kind::Symlink(_) if directory => return Err(Errno::Notdir.into()),
             Kind::Symlink(_) => return Err(Errno::Loop.into()),
         };
+        // Rights follow the file type: a descriptor holds only the requested rights that
+        // apply to what it is (a directory has no `fd_seek`, a file no `path_*`), as Wasmtime,
+        // wasi-common and WAMR report them and wasi-testsuite asserts (`directory_seek`:
+        // "directory does NOT have the seek right"; `path_filestat` until 2025: "files
+        // shouldn't have rights for path_* syscalls even if manually given").
+        let (base_mask, inheriting_mask) = match handle {
+            Handle::Dir { .. } => (dir_rights(), RIGHTS.all()),
+            Handle::File { .. } | Handle::Stdin | Handle::Stdout | Handle::Stderr => (file_rights(), file_rights()),
+        };
         let new = self.fds.insert(Descriptor {
             handle,
-            rights_base: base,
-            rights_inheriting: inheriting,
+            rights_base: base & base_mask,
+            rights_inheriting: inheriting & inheriting_mask,
             flags: fdflags as u16,
         });
         m.write_u32(out, new)?;

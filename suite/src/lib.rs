@@ -14,6 +14,7 @@ pub mod expectations;
 pub mod load;
 pub mod outcome;
 pub mod scenario;
+pub mod strength;
 pub mod trace;
 pub mod verdict;
 pub mod views;

@@ -275,18 +275,27 @@ pub struct StepExpect {
 }
 
 /// One errno, or a set the spec leaves open with the reason; the set may also accept a
-/// trap of the call (`one-of: [inval, trap]`).
+/// trap of the call (`one-of: [inval, trap]`), or any error at all (`one-of: [badf,
+/// any-error]`: the first names are the preferred answers, any errno but success passes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrnoExpect {
     One(Errno),
-    OneOf { set: Vec<Errno>, trap: bool, because: String },
+    OneOf { set: Vec<Errno>, trap: bool, any_error: bool, because: String },
 }
 
 impl ErrnoExpect {
     pub fn allows(&self, e: Errno) -> bool {
         match self {
             ErrnoExpect::One(x) => *x == e,
-            ErrnoExpect::OneOf { set, .. } => set.contains(&e),
+            ErrnoExpect::OneOf { set, any_error, .. } => set.contains(&e) || (*any_error && e != Errno::Success),
+        }
+    }
+
+    /// Whether every errno but success is accepted.
+    pub fn allows_any_error(&self) -> bool {
+        match self {
+            ErrnoExpect::One(_) => false,
+            ErrnoExpect::OneOf { any_error, .. } => *any_error,
         }
     }
 
@@ -309,8 +318,11 @@ impl ErrnoExpect {
     pub fn describe(&self) -> String {
         match self {
             ErrnoExpect::One(x) => x.name().to_owned(),
-            ErrnoExpect::OneOf { set, trap, .. } => {
+            ErrnoExpect::OneOf { set, trap, any_error, .. } => {
                 let mut names: Vec<&str> = set.iter().map(|e| e.name()).collect();
+                if *any_error {
+                    names.push("any-error");
+                }
                 if *trap {
                     names.push("trap");
                 }

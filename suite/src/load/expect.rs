@@ -76,7 +76,7 @@ impl<'de> Deserialize<'de> for ErrnoValue {
         impl<'de> Visitor<'de> for V {
             type Value = ErrnoValue;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an errno name or {one-of: [names, or `trap`], because: reason}")
+                f.write_str("an errno name or {one-of: [names, `any-error` or `trap`], because: reason}")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ErrnoValue, E> {
                 if v == "trap" {
@@ -100,20 +100,27 @@ impl<'de> Deserialize<'de> for ErrnoValue {
                         "`one-of` needs at least two answers; write a single errno plainly (a trap alone is `end: trap`)",
                     ));
                 }
-                let trap = s.one_of.iter().any(|n| n == "trap");
-                if s.one_of.iter().filter(|n| *n == "trap").count() > 1 {
-                    return Err(de::Error::custom("`trap` is listed twice"));
+                let special = ["trap", "any-error"];
+                for word in special {
+                    if s.one_of.iter().filter(|n| *n == word).count() > 1 {
+                        return Err(de::Error::custom(format!("`{word}` is listed twice")));
+                    }
                 }
+                let trap = s.one_of.iter().any(|n| n == "trap");
+                let any_error = s.one_of.iter().any(|n| n == "any-error");
                 let set = s
                     .one_of
                     .iter()
-                    .filter(|n| *n != "trap")
+                    .filter(|n| !special.contains(&n.as_str()))
                     .map(|n| errno_by_name(n))
                     .collect::<Result<Vec<_>, A::Error>>()?;
                 if s.because.trim().is_empty() {
                     return Err(de::Error::custom("`because` must say why the spec allows each answer"));
                 }
-                Ok(ErrnoValue(ErrnoExpect::OneOf { set, trap, because: s.because }))
+                if set.contains(&Errno::Success) && any_error {
+                    return Err(de::Error::custom("`any-error` with `success` accepts everything: check nothing instead"));
+                }
+                Ok(ErrnoValue(ErrnoExpect::OneOf { set, trap, any_error, because: s.because }))
             }
         }
         d.deserialize_any(V)
