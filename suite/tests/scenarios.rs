@@ -10,7 +10,8 @@
 //! Suite-level trials: `suite/coverage` (every preview1 function has scenarios),
 //! `suite/divergence-citations` (every `divergences.md <case>` a spec cites is in
 //! `suite/divergences.toml`),
-//! `suite/expectations/<runtime>` (no entry names a scenario that does not exist).
+//! `suite/expectations/<runtime>` (no entry names a scenario that does not exist, every
+//! entry names its root cause).
 //! `BLESS=1 cargo test` rewrites the expectation files from the observed failures,
 //! keeping existing reasons and marking new entries for a reason to be written.
 
@@ -86,7 +87,12 @@ fn main() {
                     .filter(|e| e.reason.starts_with("TODO"))
                     .map(|e| e.scenario.as_str())
                     .collect();
+                let causeless: Vec<&str> =
+                    exp.entries.values().filter(|e| e.cause.is_none()).map(|e| e.scenario.as_str()).collect();
                 let mut problems = Vec::new();
+                if !causeless.is_empty() {
+                    problems.push(format!("entries without a `cause` (their root cause): {}", causeless.join(", ")));
+                }
                 if !stale.is_empty() {
                     problems.push(format!("entries for scenarios that do not exist: {}", stale.join(", ")));
                 }
@@ -189,6 +195,11 @@ fn bless_file(dir: &std::path::Path, runtime: &str, results: &[CaseResult]) -> R
     if mine.is_empty() || mine.iter().all(|r| r.status_enum == Status::NotAvailable) {
         return Ok(());
     }
+    let failed = mine.iter().any(|r| matches!(r.status_enum, Status::Fail | Status::ExpectedFail));
+    if !failed && !dir.join(format!("{runtime}.toml")).exists() {
+        // The reference (or a runtime that passes everything) has no file, and gets none.
+        return Ok(());
+    }
     let old = Expectations::load(dir, runtime)?;
     // Scenarios this run did not execute (a filtered run) keep their entries.
     let ran: BTreeSet<&str> = mine.iter().map(|r| r.scenario.as_str()).collect();
@@ -204,7 +215,15 @@ fn bless_file(dir: &std::path::Path, runtime: &str, results: &[CaseResult]) -> R
         let fresh = || (format!("TODO: explain. Observed: {}", r.message.lines().next().unwrap_or("")), None, None);
         entries.insert(r.scenario.clone(), kept.unwrap_or_else(fresh));
     }
-    let mut out = format!("# Known failures of {runtime}: one entry per scenario, each with a reason and its root cause.\n# `BLESS=1 cargo test` rewrites this file from observed failures and keeps reasons and causes.\n");
+    // The file's opening comments (what the runtime is, how the adapter drives it) are kept.
+    let path = dir.join(format!("{runtime}.toml"));
+    let old_text = std::fs::read_to_string(&path).unwrap_or_default();
+    let header = old_text.split("[[fail]]").next().unwrap_or_default().trim_end();
+    let mut out = if header.is_empty() {
+        format!("# Known failures of {runtime}: one entry per scenario, each with its root cause and a reason.\n# `BLESS=1 cargo test` rewrites this file from observed failures and keeps reasons and causes.\n")
+    } else {
+        format!("{header}\n")
+    };
     for (scenario, (reason, cause, link)) in entries {
         out.push_str(&format!("\n[[fail]]\nscenario = {scenario:?}\n"));
         if let Some(c) = cause {
@@ -215,6 +234,6 @@ fn bless_file(dir: &std::path::Path, runtime: &str, results: &[CaseResult]) -> R
             out.push_str(&format!("link = {l:?}\n"));
         }
     }
-    std::fs::write(dir.join(format!("{runtime}.toml")), out)?;
+    std::fs::write(path, out)?;
     Ok(())
 }
