@@ -763,7 +763,11 @@ const WALK: u32 = 5;
 /// After an `fd_readdir`: stores field `offset` of its `index`-th complete entry into
 /// `slot` (left as `0xff…` when the buffer holds fewer complete entries). Entries are packed
 /// without padding, so loads are unaligned.
-fn dirent_field(buf: u32, used_at: u32, index: u32, offset: u32, slot: u32) -> Vec<I<'static>> {
+fn dirent_field(buf: u32, used_at: u32, index: EntryIndex, offset: u32, slot: u32) -> Vec<I<'static>> {
+    let index = match index {
+        EntryIndex::Nth(n) => n,
+        EntryIndex::Last => return last_dirent_field(buf, used_at, offset, slot),
+    };
     let mut v = vec![I::I32Const(0), I::LocalSet(WALK)];
     for _ in 0..index {
         v.extend([
@@ -805,6 +809,58 @@ fn dirent_field(buf: u32, used_at: u32, index: u32, offset: u32, slot: u32) -> V
         I::I64Store(mem(0, 3)),
         I::End,
     ]);
+    v
+}
+
+/// Stores the `offset` field of the last complete dirent in `buf[..bufused]` into `slot`
+/// (left untouched when no entry is complete): walk = 0; while walk + 24 + namlen(walk) <=
+/// bufused { slot = field(walk); walk += 24 + namlen(walk) }.
+fn last_dirent_field(buf: u32, used_at: u32, offset: u32, slot: u32) -> Vec<I<'static>> {
+    let end_of_entry = [
+        // walk + 24 + namlen(walk), where namlen is read only once the header fits
+        I::LocalGet(WALK),
+        I::I32Const(24),
+        I::I32Add,
+        I::LocalGet(WALK),
+        I::I32Const(buf as i32),
+        I::I32Add,
+        I::I32Load(mem(16, 0)),
+        I::I32Add,
+    ];
+    let mut v = vec![I::I32Const(0), I::LocalSet(WALK), I::Block(BlockType::Empty), I::Loop(BlockType::Empty)];
+    v.extend([
+        // the header must fit before namlen is read
+        I::LocalGet(WALK),
+        I::I32Const(24),
+        I::I32Add,
+        I::I32Const(used_at as i32),
+        I::I32Load(mem(0, 2)),
+        I::I32GtU,
+        I::BrIf(1),
+    ]);
+    v.extend([
+        // a name longer than the whole buffer ends the walk (and keeps the sum below 2^32)
+        I::LocalGet(WALK),
+        I::I32Const(buf as i32),
+        I::I32Add,
+        I::I32Load(mem(16, 0)),
+        I::I32Const(used_at as i32),
+        I::I32Load(mem(0, 2)),
+        I::I32GtU,
+        I::BrIf(1),
+    ]);
+    v.extend(end_of_entry.clone());
+    v.extend([I::I32Const(used_at as i32), I::I32Load(mem(0, 2)), I::I32GtU, I::BrIf(1)]);
+    v.extend([
+        I::I32Const(slot as i32),
+        I::LocalGet(WALK),
+        I::I32Const(buf as i32),
+        I::I32Add,
+        I::I64Load(mem(offset as u64, 0)),
+        I::I64Store(mem(0, 3)),
+    ]);
+    v.extend(end_of_entry);
+    v.extend([I::LocalSet(WALK), I::Br(0), I::End, I::End]);
     v
 }
 

@@ -198,7 +198,26 @@ pub enum BindSource {
     /// A result (by index in the function's results), or one field of a record result.
     Result { result: usize, field: Option<&'static str> },
     /// A field (`next` or `ino`) of the `index`-th complete `dirent` in `fd_readdir`'s buffer.
-    Entry { index: u32, field: &'static str },
+    Entry { index: EntryIndex, field: &'static str },
+}
+
+/// Which complete `dirent` of an `fd_readdir` buffer a binding reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryIndex {
+    /// The N-th (0-based).
+    Nth(u32),
+    /// The last complete one (`entries.last.next`: where a listing that fit resumes,
+    /// whatever entries a runtime lists before it).
+    Last,
+}
+
+impl std::fmt::Display for EntryIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EntryIndex::Nth(n) => write!(f, "{n}"),
+            EntryIndex::Last => f.write_str("last"),
+        }
+    }
 }
 
 /// An integer argument, literal or taken at run time from an earlier step's result.

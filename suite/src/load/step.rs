@@ -419,10 +419,14 @@ impl BindSeed {
         let head = parts.next().unwrap_or_default();
         let rest: Vec<&str> = parts.collect();
         if head == "entries" && f.name == "fd_readdir" {
-            let (Some(index), Some(field), 2) =
-                (rest.first().and_then(|i| i.parse::<u32>().ok()), rest.get(1), rest.len())
-            else {
-                return Err(E::custom(format!("`{s}`: write `entries.<index>.next` or `entries.<index>.ino`")));
+            let index = rest.first().and_then(|i| match *i {
+                "last" => Some(EntryIndex::Last),
+                n => n.parse::<u32>().ok().map(EntryIndex::Nth),
+            });
+            let (Some(index), Some(field), 2) = (index, rest.get(1), rest.len()) else {
+                return Err(E::custom(format!(
+                    "`{s}`: write `entries.<index>.next`, `entries.<index>.ino` or `entries.last.next`"
+                )));
             };
             let field = match *field {
                 "next" => "next",
