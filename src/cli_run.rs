@@ -1,5 +1,11 @@
 //! `wasi-conform run`: scenarios × runtimes → a summary table, failure details with a
 //! reproduce command each, and optionally a JSON file (schema in README.md).
+//!
+//! The table's columns are [`COLUMNS`]: a failure the expectation file lists is
+//! `expected-fail`, one it does not list `unexpected-fail` (so that a 0 there cannot read as
+//! "no failures"), and a scenario that requires a capability the runtime lacks is
+//! `not-applicable`. Under the table, each runtime that is not available, with why and how
+//! to install it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -128,6 +134,7 @@ fn finish(
 ) -> Result<ExitCode> {
     print_failures(results);
     let unexpected = print_summary(runtimes, results);
+    print_not_available(&versions);
     if let Some(path) = &args.json {
         let doc = serde_json::json!({
             "schema": "wasi-conform/run/v1",
@@ -202,24 +209,123 @@ fn print_failures(results: &[CaseResult]) {
     }
 }
 
-/// Prints the per-runtime table; returns whether anything was unexpected.
-fn print_summary(runtimes: &[Box<dyn Runtime>], results: &[CaseResult]) -> bool {
+/// The table's columns, in order.
+pub const COLUMNS: [Status; 7] = [
+    Status::Pass,
+    Status::ExpectedFail,
+    Status::NotApplicable,
+    Status::Fail,
+    Status::UnexpectedPass,
+    Status::Error,
+    Status::NotAvailable,
+];
+
+/// A column's heading: `fail` is the failure the expectation file does not list.
+pub fn heading(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "pass",
+        Status::ExpectedFail => "expected-fail",
+        Status::NotApplicable => "not-applicable",
+        Status::Fail => "unexpected-fail",
+        Status::UnexpectedPass => "unexpected-pass",
+        Status::Error => "error",
+        Status::NotAvailable => "not-available",
+    }
+}
+
+/// The per-runtime table as text.
+pub fn summary_table(runtimes: &[&str], results: &[CaseResult]) -> String {
     let mut counts: BTreeMap<&str, BTreeMap<Status, usize>> = BTreeMap::new();
     for r in results {
         *counts.entry(r.runtime.as_str()).or_default().entry(r.status_enum).or_default() += 1;
     }
-    print!("{:<12}", "runtime");
-    for s in Status::ALL {
-        print!(" {:>15}", s.as_str());
+    let mut out = format!("{:<12}", "runtime");
+    for s in COLUMNS {
+        out.push_str(&format!(" {:>15}", heading(s)));
     }
-    println!();
+    out.push('\n');
     for rt in runtimes {
-        print!("{:<12}", rt.name());
-        let c = counts.get(rt.name());
-        for s in Status::ALL {
-            print!(" {:>15}", c.and_then(|c| c.get(&s)).copied().unwrap_or(0));
+        out.push_str(&format!("{rt:<12}"));
+        let c = counts.get(rt);
+        for s in COLUMNS {
+            out.push_str(&format!(" {:>15}", c.and_then(|c| c.get(&s)).copied().unwrap_or(0)));
         }
-        println!();
+        out.push('\n');
     }
+    out
+}
+
+/// Prints the per-runtime table; returns whether anything was unexpected.
+fn print_summary(runtimes: &[Box<dyn Runtime>], results: &[CaseResult]) -> bool {
+    let names: Vec<&str> = runtimes.iter().map(|r| r.name()).collect();
+    print!("{}", summary_table(&names, results));
     results.iter().any(|r| r.status_enum.is_unexpected())
+}
+
+/// Under the table: each runtime that is not available, why, and how to install it (the
+/// runner's reason carries the hint), from the `runtimes` list of the JSON output.
+fn print_not_available(versions: &[serde_json::Value]) {
+    let missing: Vec<(&str, &str)> = versions
+        .iter()
+        .filter(|v| v["available"] == false)
+        .map(|v| (v["name"].as_str().unwrap_or("?"), v["reason"].as_str().unwrap_or("")))
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    println!("\nnot available (their scenarios were not run):");
+    for (name, why) in missing {
+        println!("  {name}: {why}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(runtime: &str, status: Status) -> CaseResult {
+        CaseResult {
+            scenario: "s/x".into(),
+            function: "s".into(),
+            runtime: runtime.into(),
+            status: status.as_str(),
+            verdict: "pass",
+            message: String::new(),
+            reproduce: String::new(),
+            elapsed_ms: 0.0,
+            status_enum: status,
+        }
+    }
+
+    #[test]
+    fn table_columns() {
+        let results = [
+            result("wasmtime", Status::Pass),
+            result("wasmtime", Status::NotApplicable),
+            result("wasmtime", Status::NotApplicable),
+            result("wasmtime", Status::ExpectedFail),
+            result("node", Status::NotAvailable),
+        ];
+        let t = summary_table(&["wasmtime", "node"], &results);
+        let lines: Vec<Vec<&str>> = t.lines().map(|l| l.split_whitespace().collect()).collect();
+        assert_eq!(
+            lines[0],
+            [
+                "runtime",
+                "pass",
+                "expected-fail",
+                "not-applicable",
+                "unexpected-fail",
+                "unexpected-pass",
+                "error",
+                "not-available"
+            ]
+        );
+        assert_eq!(lines[1], ["wasmtime", "1", "1", "2", "0", "0", "0", "0"]);
+        assert_eq!(lines[2], ["node", "0", "0", "0", "0", "0", "0", "1"]);
+        // Every status has a column.
+        for s in Status::ALL {
+            assert!(COLUMNS.contains(&s), "{s:?}");
+        }
+    }
 }

@@ -2,7 +2,9 @@
 //! and this one. Per runtime, the scenarios that passed before and do not now (newly
 //! failing) and the reverse (newly passing); for the suite, the scenarios added and
 //! removed. "Passing" is the verdict (the runtime did what the scenario says), not the
-//! status against the expectation file, so editing an expectation file is no change.
+//! status against the expectation file, so editing an expectation file is no change; a
+//! result that is `not-applicable` in either report is neither, so a scenario that starts
+//! (or stops) applying to a runtime is no change either.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -38,7 +40,7 @@ pub fn diff(before: &Report, now: &Report) -> BaselineDiff {
             let mut newly_failing = Vec::new();
             let mut newly_passing = Vec::new();
             for (id, now_row) in n {
-                let Some(old_row) = o.get(id) else { continue };
+                let Some(old_row) = o.get(id).filter(|r| r.applicable() && now_row.applicable()) else { continue };
                 let change =
                     || Change { scenario: id.clone(), before: old_row.status.clone(), now: now_row.status.clone() };
                 match (old_row.passed(), now_row.passed()) {
@@ -100,11 +102,33 @@ mod tests {
         assert_eq!(wt.newly_failing.iter().map(|c| c.scenario.as_str()).collect::<Vec<_>>(), ["path_open/a"]);
         assert_eq!(wt.newly_failing[0].before, "pass");
         assert_eq!(wt.newly_failing[0].now, "fail");
-        assert_eq!(wt.newly_passing.iter().map(|c| c.scenario.as_str()).collect::<Vec<_>>(), ["path_open/<b&c>"]);
+        // (fd_fdstat_set_rights/r was not applicable before: it is no newly passing scenario.)
+        assert_eq!(
+            wt.newly_passing.iter().map(|c| c.scenario.as_str()).collect::<Vec<_>>(),
+            ["fd_read/c", "path_open/<b&c>"]
+        );
         let reference = d.runtimes.iter().find(|r| r.runtime == "reference").unwrap();
         assert!(reference.newly_failing.is_empty() && reference.newly_passing.is_empty());
         assert!(!d.is_empty());
         assert!(diff(&before, &before).is_empty());
+    }
+
+    #[test]
+    fn not_applicable_is_no_change() {
+        let mut before = sample();
+        // Passed before, not applicable now; and the reverse.
+        for r in before.results.iter_mut().filter(|r| r.runtime == "wasmtime") {
+            if r.scenario == "fd_fdstat_set_rights/r" {
+                r.status = "pass".into();
+                r.verdict = "pass".into();
+            }
+        }
+        let d = diff(&before, &sample());
+        let wt = d.runtimes.iter().find(|r| r.runtime == "wasmtime").unwrap();
+        assert!(wt.newly_failing.is_empty() && wt.newly_passing.is_empty(), "{wt:?}");
+        let d = diff(&sample(), &before);
+        let wt = d.runtimes.iter().find(|r| r.runtime == "wasmtime").unwrap();
+        assert!(wt.newly_failing.is_empty() && wt.newly_passing.is_empty(), "{wt:?}");
     }
 
     #[test]

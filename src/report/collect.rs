@@ -1,14 +1,14 @@
 //! Running the suite for a report: every selected runtime over the scenarios (with the
 //! same loop as `wasi-conform run`: [`crate::cli_run::run_parallel_with`] over
-//! [`run_case_observed`]), and turning scenarios, results, divergence cases and fuzzing
-//! findings into a [`Report`].
+//! [`run_case_observed`]), and turning scenarios, results (with their expectation entry's
+//! `cause`), divergence cases and fuzzing findings into a [`Report`].
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use wasi_conform_abi::FUNCTIONS;
+use wasi_conform_abi::{Errno, FUNCTIONS};
 use wasi_conform_runners::matrix::{run_case_observed, Observed, Prepared};
 use wasi_conform_runners::{Availability, Runtime};
 use wasi_conform_suite::denial::{self, divergences};
@@ -43,6 +43,7 @@ pub fn run_runtime(
         reason: None,
         expectations: None,
         elapsed_s: 0.0,
+        figures: None,
     };
     if let Availability::NotAvailable(why) = rt.availability() {
         info.available = false;
@@ -54,12 +55,13 @@ pub fn run_runtime(
     info.expectations = exp.source.as_deref().map(|p| relative(repo, p));
     let observed = crate::cli_run::run_parallel_with(prepared, jobs, |p| run_case_observed(rt, p, &exp));
     info.elapsed_s = seconds(started.elapsed());
-    Ok(RuntimeRun { info, results: observed.into_iter().map(row).collect() })
+    Ok(RuntimeRun { info, results: observed.into_iter().map(|o| row(o, &exp)).collect() })
 }
 
-fn row(o: Observed) -> ResultRow {
+fn row(o: Observed, exp: &Expectations) -> ResultRow {
     let r = o.result;
     ResultRow {
+        cause: exp.get(&r.scenario).and_then(|e| e.cause.clone()),
         runtime: r.runtime,
         scenario: r.scenario,
         status: r.status.to_owned(),
@@ -79,6 +81,8 @@ pub fn scenario_info(s: &Scenario, repo: &Path, cells: &BTreeMap<String, DenialC
         summary: s.summary.clone(),
         spec: s.spec.clone(),
         strength: s.strength.as_str().to_owned(),
+        choice: s.choice.clone(),
+        requires: s.require.iter().map(|c| c.as_str().to_owned()).collect(),
         source: relative(repo, &s.source),
         steps: s
             .steps
@@ -92,6 +96,8 @@ pub fn scenario_info(s: &Scenario, repo: &Path, cells: &BTreeMap<String, DenialC
                         format!("{} ({because})", e.describe())
                     }
                 }),
+                accepts_success: st.expect.errno.as_ref().is_some_and(|e| e.allows(Errno::Success)),
+                probe: st.probe.map(|c| c.as_str().to_owned()),
             })
             .collect(),
         end: s.end.describe(),
@@ -189,6 +195,32 @@ mod tests {
         let f = load_findings(&path).unwrap().unwrap();
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].count, 3);
+    }
+
+    #[test]
+    fn scenario_info_of_real_choice_and_require_scenarios() {
+        let all = wasi_conform_suite::discover::load_builtin().unwrap();
+        let get = |id: &str| {
+            let s = all.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("{id} is in the suite"));
+            scenario_info(s, &crate::report::repo_dir(), &BTreeMap::new())
+        };
+        let choice = all.iter().find(|s| s.strength == wasi_conform_suite::scenario::Strength::Choice).unwrap();
+        let info = get(&choice.id);
+        assert_eq!(info.strength, "choice");
+        assert_eq!(info.choice, choice.choice);
+        assert!(info.choice.is_some());
+        assert!(!info.counts_for_conformance());
+        let rights = all.iter().find(|s| !s.require.is_empty()).unwrap();
+        let info = get(&rights.id);
+        assert_eq!(info.requires, ["rights"]);
+        // The probe's steps come first.
+        let probes = info.steps.iter().take_while(|st| st.probe.as_deref() == Some("rights")).count();
+        assert!(probes > 0, "{info:?}");
+        assert!(info.steps[probes..].iter().all(|st| st.probe.is_none()), "{info:?}");
+        // A step expecting success accepts it; a denial's refusal does not.
+        assert!(info.steps.iter().any(|st| st.expect.as_deref() == Some("success") && st.accepts_success));
+        let deny = get("path_open/deny-dotdot");
+        assert!(deny.steps.iter().all(|st| !st.accepts_success), "{deny:?}");
     }
 
     #[test]

@@ -14,8 +14,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use wasi_conform_suite::expectations::Status;
+
+use super::denial::{self, Kind};
 use super::escape::{json_in_script, xml};
-use super::model::{Report, ResultRow, Tally, TestRow};
+use super::figures;
+use super::markdown::HEADLINE;
+use super::model::{status_label, Report, ResultRow, ScenarioInfo, Tally, TestRow};
 use super::REGENERATE;
 
 const CSS: &str = include_str!("assets/report.css");
@@ -112,7 +117,9 @@ fn filters(s: &mut String, r: &Report) {
     for st in Report::STATUSES {
         let _ = write!(
             s,
-            "<label class=\"st-{st}\"><input type=\"checkbox\" name=\"status\" value=\"{st}\" checked> {st}</label>"
+            "<label class=\"st-{0}\" title=\"status {0}\"><input type=\"checkbox\" name=\"status\" value=\"{0}\" checked> {1}</label>",
+            st.as_str(),
+            status_label(st)
         );
     }
     s.push_str("</fieldset>\n<fieldset><legend>verdict</legend>");
@@ -127,49 +134,146 @@ fn filters(s: &mut String, r: &Report) {
 
 /// The verdict classes (`suite::verdict::Verdict::kind`, and `error` when a scenario could
 /// not be judged), for the verdict filter.
-const VERDICTS: [&str; 6] = ["pass", "fail", "escape", "timeout", "crash", "error"];
+const VERDICTS: [&str; 7] = ["pass", "fail", "escape", "timeout", "crash", "not-applicable", "error"];
 
 fn bar(t: Tally) -> String {
     let pct = t.ratio().unwrap_or(0.0) * 100.0;
     format!("<span class=\"bar\" title=\"{pct:.1}%\"><span style=\"width:{pct:.1}%\"></span></span> {pct:.1}%")
 }
 
+/// `passed / applicable` and a bar, or `–` when nothing applied.
+fn share(t: Tally) -> String {
+    if t.applicable == 0 {
+        return "<td class=\"num\">–</td>".to_owned();
+    }
+    format!("<td class=\"num\">{} / {} {}</td>", t.passed, t.applicable, bar(t))
+}
+
 fn runtimes(s: &mut String, r: &Report) {
-    s.push_str(
-        "<section id=\"runtimes\">\n<h2>Runtimes</h2>\n<p>Passes: scenarios whose verdict is <em>pass</em>. \
-        Statuses read each verdict against the runtime's expectation file: <em>expected-fail</em> is a listed, \
-        known failure; <em>fail</em> and <em>unexpected-pass</em> make <code>cargo test</code> fail.</p>\n\
-        <table id=\"runtime-table\"><thead><tr><th>runtime</th><th>version</th><th>passes</th><th>conformance</th>",
-    );
-    for st in Report::STATUSES {
-        let _ = write!(s, "<th class=\"st-{st}\">{st}</th>");
+    s.push_str("<section id=\"runtimes\">\n<h2>Runtimes</h2>\n<table id=\"runtime-table\"><thead><tr><th>runtime</th><th>version</th>");
+    for h in HEADLINE {
+        let _ = write!(s, "<th>{}</th>", xml(h));
     }
     s.push_str("<th>expectation file</th><th>time</th></tr></thead><tbody>\n");
     for rt in &r.runtimes {
-        let _ = write!(s, "<tr><th>{}</th><td class=\"mono\">{}</td>", xml(&rt.name), xml(&rt.version));
-        if !rt.available {
+        let _ = write!(s, "<tr data-runtime=\"{0}\"><th>{0}</th><td class=\"mono\">{1}</td>", xml(&rt.name), xml(&rt.version));
+        let Some(f) = &rt.figures else {
             let _ = writeln!(
                 s,
                 "<td colspan=\"{}\">not available: {}</td></tr>",
-                Report::STATUSES.len() + 4,
+                HEADLINE.len() + 2,
                 xml(rt.reason.as_deref().unwrap_or(""))
             );
             continue;
-        }
-        let t = r.runtime_tally(&rt.name);
+        };
         let counts = r.status_counts(&rt.name);
-        let _ = write!(s, "<td class=\"num\">{} / {}</td><td>{}</td>", t.passed, t.total, bar(t));
-        for st in Report::STATUSES {
-            let _ = write!(s, "<td class=\"num\">{}</td>", counts.get(st).copied().unwrap_or(0));
-        }
+        let breakdown: Vec<String> = [Status::Fail, Status::UnexpectedPass, Status::Error]
+            .iter()
+            .map(|st| format!("{}: {}", status_label(*st), counts.get(st.as_str()).copied().unwrap_or(0)))
+            .collect();
+        let k = f.known_failures;
         let _ = writeln!(
             s,
-            "<td><code>{}</code></td><td class=\"num\">{:.1} s</td></tr>",
+            "{}{}{}<td class=\"num\">{}</td><td class=\"num\" title=\"{} scenarios; {} causes, {} of them entries without a cause\">{} / {}</td>\
+             <td class=\"num{}\" title=\"{}\">{}</td><td><code>{}</code></td><td class=\"num\">{:.1} s</td></tr>",
+            share(f.conformance),
+            share(f.must),
+            share(f.choices),
+            f.not_applicable,
+            k.scenarios,
+            k.causes,
+            k.without_cause,
+            k.scenarios,
+            k.causes,
+            if f.unexpected > 0 { " st-fail" } else { "" },
+            xml(&breakdown.join(", ")),
+            f.unexpected,
             xml(rt.expectations.as_deref().unwrap_or("none")),
             rt.elapsed_s
         );
     }
-    s.push_str("</tbody></table>\n</section>\n");
+    s.push_str("</tbody></table>\n<p id=\"legend\">");
+    s.push_str(&legend_html(r));
+    s.push_str("</p>\n");
+    causes(s, r);
+    s.push_str("</section>\n");
+}
+
+/// The legend ([`super::markdown::LEGEND`]) and the runtimes with entries without a
+/// `cause`, as HTML: the same words as `summary.md`.
+fn legend_html(r: &Report) -> String {
+    let mut out = inline_markdown(super::markdown::LEGEND);
+    let uncaused: Vec<String> = super::markdown::uncaused(r)
+        .into_iter()
+        .map(|(name, n, of)| format!("{} {n} of {of}", xml(name)))
+        .collect();
+    if !uncaused.is_empty() {
+        let _ = write!(
+            out,
+            "</p>\n<p id=\"uncaused\">Known failures whose expectation entry names no <code>cause</code> count as a cause each: {}.",
+            uncaused.join(", ")
+        );
+    }
+    out
+}
+
+/// Text with `**bold**` and `` `code` `` spans as HTML, everything else escaped.
+fn inline_markdown(text: &str) -> String {
+    let (mut out, mut bold, mut code) = (String::new(), false, false);
+    let mut rest = text;
+    while let Some(i) = rest.find(['*', '`']) {
+        out.push_str(&xml(&rest[..i]));
+        if rest[i..].starts_with('`') {
+            out.push_str(if code { "</code>" } else { "<code>" });
+            code = !code;
+            rest = &rest[i + 1..];
+        } else if rest[i..].starts_with("**") && !code {
+            out.push_str(if bold { "</strong>" } else { "<strong>" });
+            bold = !bold;
+            rest = &rest[i + 2..];
+        } else {
+            out.push('*');
+            rest = &rest[i + 1..];
+        }
+    }
+    out.push_str(&xml(rest));
+    out
+}
+
+/// Per runtime, the known failures of conformance scenarios by cause, each opening a list.
+fn causes(s: &mut String, r: &Report) {
+    s.push_str("<h3>Known failures by cause</h3>\n<table id=\"cause-table\"><thead><tr><th>runtime</th><th>known failures</th><th>causes</th></tr></thead><tbody>\n");
+    for rt in r.runtimes.iter().filter(|x| x.available) {
+        let (named, without) = figures::by_cause(r, &rt.name);
+        let total = named.values().map(Vec::len).sum::<usize>() + without.len();
+        let mut parts: Vec<String> = named
+            .iter()
+            .map(|(c, ids)| {
+                let links: Vec<String> = ids.iter().map(|id| scenario_link(id)).collect();
+                format!(
+                    "<details data-cause=\"{0}\"><summary><code>{0}</code> ({1})</summary>{2}</details>",
+                    xml(c),
+                    ids.len(),
+                    links.join(", ")
+                )
+            })
+            .collect();
+        if !without.is_empty() {
+            let links: Vec<String> = without.iter().map(|id| scenario_link(id)).collect();
+            parts.push(format!(
+                "<details class=\"no-cause\"><summary>{} without a <code>cause</code></summary>{}</details>",
+                without.len(),
+                links.join(", ")
+            ));
+        }
+        let _ = writeln!(
+            s,
+            "<tr data-runtime=\"{0}\"><th>{0}</th><td class=\"num\">{total}</td><td>{1}</td></tr>",
+            xml(&rt.name),
+            if parts.is_empty() { "–".to_owned() } else { parts.join("") }
+        );
+    }
+    s.push_str("</tbody></table>\n");
 }
 
 /// Red (0%) to green (100%).
@@ -180,9 +284,11 @@ fn ratio_colour(ratio: f64) -> String {
 fn matrix(s: &mut String, r: &Report) {
     let tallies = r.tallies();
     s.push_str(
-        "<section id=\"matrix\">\n<h2>Matrix: runtime × function</h2>\n<p>Scenarios passed / run per function; \
-        the colour goes from red (none pass) to green (all pass). A cell selects that runtime and function below.</p>\n\
-        <table id=\"matrix-table\"><thead><tr><th>runtime</th>",
+        "<section id=\"matrix\">\n<h2>Matrix: runtime × function</h2>\n<p>Conformance scenarios (<code>must</code>, \
+        <code>should</code>, <code>de-facto</code>) passed / applicable per function, and in all (the runtime table's \
+        conformance); <code>choice</code> and not-applicable results are left out. The colour goes from red (none pass) \
+        to green (all pass). A cell selects that runtime and function below.</p>\n\
+        <table id=\"matrix-table\"><thead><tr><th>runtime</th><th>conformance</th>",
     );
     for f in &r.functions {
         let _ = write!(s, "<th class=\"fn\" data-function=\"{0}\">{0}</th>", xml(f));
@@ -190,14 +296,28 @@ fn matrix(s: &mut String, r: &Report) {
     s.push_str("</tr></thead><tbody>\n");
     for rt in &r.runtimes {
         let _ = write!(s, "<tr data-runtime=\"{0}\"><th>{0}</th>", xml(&rt.name));
-        if !rt.available {
+        let Some(f) = &rt.figures else {
             let _ = writeln!(
                 s,
                 "<td colspan=\"{}\" class=\"st-none\" style=\"text-align:left\">not available: {}</td></tr>",
-                r.functions.len(),
+                r.functions.len() + 1,
                 xml(rt.reason.as_deref().unwrap_or(""))
             );
             continue;
+        };
+        match f.conformance.ratio() {
+            Some(q) => {
+                let _ = write!(
+                    s,
+                    "<td class=\"total\" style=\"background:{}\" title=\"{}: {} of {} conformance scenarios pass\">{:.1}%</td>",
+                    ratio_colour(q),
+                    xml(&rt.name),
+                    f.conformance.passed,
+                    f.conformance.applicable,
+                    100.0 * q
+                );
+            }
+            None => s.push_str("<td class=\"total st-none\">–</td>"),
         }
         for f in &r.functions {
             match tallies.get(&(rt.name.as_str(), f.as_str())).and_then(|t| t.ratio().map(|q| (t, q))) {
@@ -208,9 +328,9 @@ fn matrix(s: &mut String, r: &Report) {
                          <a href=\"#runtime={rt}&amp;function={f}\">{}/{}</a></td>",
                         ratio_colour(q),
                         t.passed,
-                        t.total,
+                        t.applicable,
                         t.passed,
-                        t.total,
+                        t.applicable,
                         f = xml(f),
                         rt = xml(&rt.name)
                     );
@@ -280,20 +400,25 @@ fn changes(s: &mut String, r: &Report) {
     s.push_str("</tbody></table>\n</section>\n");
 }
 
+/// A status's mark in the tables (`·` for a status this version does not know, and for
+/// the wasi-testsuite's `not-available`).
 fn glyph(status: &str) -> &'static str {
-    match status {
-        "pass" => "✓",
-        "expected-fail" => "×",
-        "fail" => "✗",
-        "unexpected-pass" => "!",
-        "error" => "?",
-        _ => "·",
+    match Status::ALL.into_iter().find(|s| s.as_str() == status) {
+        Some(Status::Pass) => "✓",
+        Some(Status::ExpectedFail) => "×",
+        Some(Status::Fail) => "✗",
+        Some(Status::UnexpectedPass) => "!",
+        Some(Status::NotApplicable) => "○",
+        Some(Status::Error) => "?",
+        Some(Status::NotAvailable) | None => "·",
     }
 }
 
 fn status_cell(x: &ResultRow) -> String {
+    let cause = x.cause.as_deref().map(|c| format!("; cause {}", xml(c))).unwrap_or_default();
+    let data_cause = x.cause.as_deref().map(|c| format!(" data-cause=\"{}\"", xml(c))).unwrap_or_default();
     format!(
-        "<td class=\"st st-{0}\" data-runtime=\"{1}\" data-status=\"{0}\" data-verdict=\"{2}\" title=\"{1}: {0} (verdict {2})\">{3}</td>",
+        "<td class=\"st st-{0}\" data-runtime=\"{1}\" data-status=\"{0}\" data-verdict=\"{2}\"{data_cause} title=\"{1}: {0} (verdict {2}){cause}\">{3}</td>",
         xml(&x.status),
         xml(&x.runtime),
         xml(&x.verdict),
@@ -301,31 +426,63 @@ fn status_cell(x: &ResultRow) -> String {
     )
 }
 
+/// The strength cell: `choice` with the reference's pick as its title.
+fn strength_cell(sc: &ScenarioInfo) -> String {
+    match &sc.choice {
+        Some(why) => format!(
+            "<td class=\"strength strength-{0}\" title=\"the reference's choice: {1}\">{0}</td>",
+            xml(&sc.strength),
+            xml(why)
+        ),
+        None => format!("<td class=\"strength strength-{0}\">{0}</td>", xml(&sc.strength)),
+    }
+}
+
+/// The causes of a scenario's expected failures, one line per runtime that has one.
+fn causes_cell(sc: &ScenarioInfo, available: &[&str], index: &BTreeMap<(&str, &str), &ResultRow>) -> String {
+    let lines: Vec<String> = available
+        .iter()
+        .filter_map(|rt| index.get(&(*rt, sc.id.as_str())))
+        .filter(|x| x.status() == Some(Status::ExpectedFail))
+        .map(|x| {
+            format!(
+                "<div data-runtime=\"{0}\">{0}: {1}</div>",
+                xml(&x.runtime),
+                x.cause.as_deref().map(|c| format!("<code>{}</code>", xml(c))).unwrap_or_else(|| "–".to_owned())
+            )
+        })
+        .collect();
+    format!("<td class=\"causes\">{}</td>", lines.join(""))
+}
+
 fn scenario_table(s: &mut String, r: &Report) {
     let index = r.result_index();
     let available: Vec<&str> = r.runtimes.iter().filter(|x| x.available).map(|x| x.name.as_str()).collect();
     s.push_str("<section id=\"scenarios\">\n<h2>Scenarios</h2>\n<p class=\"legend\">");
     for st in Report::STATUSES {
-        let _ = write!(s, "<span class=\"st-{st}\">{} {st}</span>", glyph(st));
+        let _ = write!(s, "<span class=\"st-{}\">{} {}</span>", st.as_str(), glyph(st.as_str()), status_label(st));
     }
     s.push_str(
         "</p>\n<p>A scenario's name opens it: the steps as written, expected vs observed per step and \
-        runtime, each runtime's message and the command that reproduces it.</p>\n\
+        runtime, each runtime's message and the command that reproduces it. A <code>choice</code> scenario \
+        (hover its strength for the reference's pick) is agreement with the reference, not conformance. \
+        The last column names the root cause (<code>cause</code>) of each known failure.</p>\n\
         <table id=\"scenario-table\"><thead><tr><th>scenario</th><th>strength</th>",
     );
     for rt in &available {
         let _ = write!(s, "<th data-runtime=\"{0}\">{0}</th>", xml(rt));
     }
-    s.push_str("</tr></thead><tbody>\n");
+    s.push_str("<th>known-failure causes</th></tr></thead><tbody>\n");
     for sc in &r.scenarios {
         let _ = write!(
             s,
-            "<tr data-scenario=\"{}\" data-function=\"{}\"><td>{}<br><small>{}</small></td><td>{}</td>",
+            "<tr data-scenario=\"{}\" data-function=\"{}\" data-strength=\"{}\"><td>{}<br><small>{}</small></td>{}",
             xml(&sc.id),
             xml(&sc.function),
+            xml(&sc.strength),
             scenario_link(&sc.id),
             xml(&sc.summary),
-            xml(&sc.strength)
+            strength_cell(sc)
         );
         for rt in &available {
             match index.get(&(*rt, sc.id.as_str())) {
@@ -335,18 +492,30 @@ fn scenario_table(s: &mut String, r: &Report) {
                 }
             }
         }
+        s.push_str(&causes_cell(sc, &available, &index));
         s.push_str("</tr>\n");
     }
     s.push_str("</tbody></table>\n</section>\n");
 }
 
+/// A result's first difference: the message's first line after a known-failure reason.
+fn first_difference(x: &ResultRow) -> &str {
+    let mut lines = x.message.lines();
+    match lines.next() {
+        Some(l) if l.starts_with("known failure: ") => lines.next().unwrap_or(l),
+        Some(l) => l,
+        None => "",
+    }
+}
+
 fn badge(x: &ResultRow) -> String {
     format!(
-        "<a href=\"#scenario={0}\" class=\"badge st-{1}\" data-runtime=\"{2}\" title=\"{0} on {2}: {1} (verdict {3})\"></a>",
+        "<a href=\"#scenario={0}\" class=\"badge st-{1}{4}\" data-runtime=\"{2}\" title=\"{0} on {2}: {1} (verdict {3})\"></a>",
         xml(&x.scenario),
         xml(&x.status),
         xml(&x.runtime),
-        xml(&x.verdict)
+        xml(&x.verdict),
+        if x.verdict == "escape" { " escape" } else { "" }
     )
 }
 
@@ -373,31 +542,104 @@ fn denial(s: &mut String, r: &Report) {
         s,
         "<section id=\"denial\">\n<h2>Capability denial</h2>\n<p>The generated <code>deny-*</code> scenarios: every escape \
          vector × every path argument of every path-taking function ({} scenarios in this report). A pass: the runtime \
-         refused the escape as the scenario says and nothing outside the preopen changed. Each cell has one square per \
-         runtime; a square opens the scenario.</p>\n{}",
-        cells.len(),
-        legend(r)
+         refused the escape as the scenario says and nothing outside the preopen changed.</p>\n\
+         <h3 id=\"escapes\">Escapes (security)</h3>\n<p>An escape: the runtime changed something outside its preopens \
+         (verdict <code>escape</code>).</p>\n",
+        cells.len()
     );
+    let summaries: Vec<_> =
+        r.runtimes.iter().filter(|x| x.available).map(|rt| (rt, denial::summary(r, &rt.name))).collect();
+    let escapes: Vec<&ResultRow> =
+        summaries.iter().flat_map(|(_, d)| d.failures.get(&Kind::Escape).into_iter().flatten().copied()).collect();
+    if escapes.is_empty() {
+        s.push_str("<p id=\"no-escapes\">None: no runtime changed anything outside its preopens.</p>\n");
+    } else {
+        s.push_str(
+            "<table id=\"escape-table\"><thead><tr><th>runtime</th><th>scenario</th><th>status</th><th>what changed</th></tr></thead><tbody>\n",
+        );
+        for x in escapes {
+            let _ = writeln!(
+                s,
+                "<tr data-runtime=\"{0}\"><th>{0}</th><td>{1}</td><td class=\"st-{2}\">{2}</td><td class=\"mono\">{3}</td></tr>",
+                xml(&x.runtime),
+                scenario_link(&x.scenario),
+                xml(&x.status),
+                xml(denial::escape_line(x))
+            );
+        }
+        s.push_str("</tbody></table>\n");
+    }
     s.push_str(
-        "<table id=\"denial-summary\"><thead><tr><th>runtime</th><th>denials passed</th><th>escapes</th>\
-         <th>vectors with failures</th></tr></thead><tbody>\n",
+        "<h3 id=\"denial-other\">Over-refusals and errno differences</h3>\n<p>An over-refusal: a call the scenario expects \
+         to succeed was refused. Refused with another errno: the runtime refused, but with an errno the scenario does not \
+         accept (the refusal itself is right). Not refused: the runtime let the path through, yet nothing outside its \
+         preopens changed. Each count opens its list below.</p>\n\
+         <table id=\"denial-summary\"><thead><tr><th>runtime</th><th>denials passed</th>",
     );
-    for rt in r.runtimes.iter().filter(|x| x.available) {
-        let d = r.denial_summary(&rt.name);
-        let vectors: Vec<String> =
-            d.failing_vectors.iter().map(|(v, n)| format!("<code>{}</code> ({n})", xml(v))).collect();
-        let _ = writeln!(
+    for k in Kind::FAILURES {
+        let _ = write!(s, "<th class=\"denial-{}\">{}</th>", k.slug(), xml(k.title()));
+    }
+    s.push_str("<th>vectors with failures</th></tr></thead><tbody>\n");
+    for (rt, d) in &summaries {
+        let _ = write!(
             s,
-            "<tr data-runtime=\"{0}\"><th>{0}</th><td class=\"num\">{1} / {2}</td><td class=\"num{3}\">{4}</td><td>{5}</td></tr>",
+            "<tr data-runtime=\"{0}\"><th>{0}</th><td class=\"num\">{1} / {2}</td>",
             xml(&rt.name),
             d.tally.passed,
-            d.tally.total,
-            if d.escapes > 0 { " st-fail" } else { "" },
-            d.escapes,
-            if vectors.is_empty() { "–".to_owned() } else { vectors.join(", ") }
+            d.tally.applicable
         );
+        for k in Kind::FAILURES {
+            let n = d.count(k);
+            let warn = if k == Kind::Escape && n > 0 { " st-fail" } else { "" };
+            match n {
+                0 => {
+                    let _ = write!(s, "<td class=\"num{warn}\" data-kind=\"{}\">0</td>", k.slug());
+                }
+                _ => {
+                    let _ = write!(
+                        s,
+                        "<td class=\"num{warn}\" data-kind=\"{0}\"><a href=\"#denial-{0}\">{1}</a></td>",
+                        k.slug(),
+                        n
+                    );
+                }
+            }
+        }
+        let vectors: Vec<String> =
+            d.failing_vectors.iter().map(|(v, n)| format!("<code>{}</code> ({n})", xml(v))).collect();
+        let _ = writeln!(s, "<td>{}</td></tr>", if vectors.is_empty() { "–".to_owned() } else { vectors.join(", ") });
     }
-    s.push_str("</tbody></table>\n<table id=\"denial-table\"><thead><tr><th>vector</th>");
+    s.push_str("</tbody></table>\n");
+    for k in Kind::FAILURES {
+        let rows: Vec<&ResultRow> =
+            summaries.iter().flat_map(|(_, d)| d.failures.get(&k).into_iter().flatten().copied()).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            s,
+            "<details id=\"denial-{}\" class=\"denial-list\"><summary>{}: {} results</summary><ul>",
+            k.slug(),
+            xml(k.title()),
+            rows.len()
+        );
+        for x in rows {
+            let _ = write!(
+                s,
+                "<li data-runtime=\"{0}\">{0}: {1} <small>{2}</small></li>",
+                xml(&x.runtime),
+                scenario_link(&x.scenario),
+                xml(first_difference(x))
+            );
+        }
+        s.push_str("</ul></details>\n");
+    }
+    let _ = write!(
+        s,
+        "<p>The matrix: each cell has one square per runtime (outlined red for an escape); a square opens the scenario.</p>\n{}",
+        legend(r)
+    );
+    s.push_str("<table id=\"denial-table\"><thead><tr><th>vector</th>");
     for c in &r.denial.columns {
         let function = c.split(' ').next().unwrap_or(c);
         let _ = write!(s, "<th data-column-function=\"{}\">{}</th>", xml(function), xml(c));
@@ -556,7 +798,7 @@ mod tests {
         let data_end = data_start + h[data_start..].find("</script>").unwrap();
         let data = &h[data_start + "id=\"report-data\">".len()..data_end];
         let back: serde_json::Value = serde_json::from_str(data).unwrap();
-        assert_eq!(back["results"][5]["message"], "runtime crash: ]]> </script> \u{1} bad");
+        assert_eq!(back["results"][7]["message"], "runtime crash: ]]> </script> \u{1} bad");
         assert_eq!(h.matches("<script").count(), 3, "error hook, data, page script");
     }
 
@@ -566,13 +808,71 @@ mod tests {
         let start = h.find("<table id=\"matrix-table\">").unwrap();
         let table = &h[start..start + h[start..].find("</table>").unwrap()];
         assert_eq!(table.matches("<tr data-runtime=").count(), 3);
-        assert!(table.contains("<tr data-runtime=\"node\"><th>node</th><td colspan=\"3\" class=\"st-none\" style=\"text-align:left\">not available: `node` not found on PATH &amp; friends</td></tr>"), "{table}");
+        assert!(table.contains("<tr data-runtime=\"node\"><th>node</th><td colspan=\"6\" class=\"st-none\" style=\"text-align:left\">not available: `node` not found on PATH &amp; friends</td></tr>"), "{table}");
+        // The row's conformance: 1 of 3.
+        assert!(table.contains("title=\"wasmtime: 1 of 3 conformance scenarios pass\">33.3%</td>"), "{table}");
         // wasmtime path_open: 1 of 2 → half way between red and green.
         assert!(
             table.contains("style=\"background:hsl(60, 65%, 75%)\" title=\"wasmtime, path_open: 1 of 2 pass\""),
             "{table}"
         );
         assert!(table.contains("hsl(120, 65%, 75%)"));
+    }
+
+    #[test]
+    fn runtime_table_has_the_headline_figures_and_the_legend() {
+        let h = render(&sample());
+        let start = h.find("<table id=\"runtime-table\">").unwrap();
+        let table = &h[start..start + h[start..].find("</table>").unwrap()];
+        assert!(table.contains("<th>agrees with the reference&#39;s choices</th><th>not applicable</th>"), "{table}");
+        let wasmtime = &table[table.find("<tr data-runtime=\"wasmtime\">").unwrap()..];
+        let wasmtime = &wasmtime[..wasmtime.find("</tr>").unwrap()];
+        assert!(wasmtime.contains("<td class=\"num\">1 / 3 <span class=\"bar\""), "{wasmtime}");
+        assert!(wasmtime.contains("<td class=\"num\">0 / 1 <span class=\"bar\""), "choices: {wasmtime}");
+        assert!(wasmtime.contains("<td class=\"num\">1</td>"), "not applicable: {wasmtime}");
+        assert!(wasmtime.contains(">1 / 1</td>"), "known failures: {wasmtime}");
+        assert!(
+            wasmtime.contains(
+                "<td class=\"num st-fail\" title=\"unexpected failure: 1, unexpected pass: 0, error: 0\">1</td>"
+            ),
+            "{wasmtime}"
+        );
+        assert!(h.contains("<p id=\"legend\"><strong>Conformance</strong>: scenarios passed among the <code>must</code>"));
+        assert!(h.contains("(<code>suite/expectations/&lt;runtime&gt;.toml</code>)"));
+        assert!(h.contains("<details data-cause=\"no-rights-model\"><summary><code>no-rights-model</code> (1)</summary>"));
+        assert!(!h.contains("id=\"uncaused\""));
+    }
+
+    #[test]
+    fn scenario_rows_show_strength_choice_and_causes() {
+        let h = render(&sample());
+        assert!(h.contains(
+            "<td class=\"strength strength-choice\" title=\"the reference's choice: the reference fills every iovec &lt;in order&gt; &amp; says why\">choice</td>"
+        ), "{h}");
+        assert!(h.contains("<td class=\"strength strength-must\">must</td>"));
+        assert!(h.contains("data-status=\"expected-fail\" data-verdict=\"fail\" data-cause=\"no-rights-model\" title=\"wasmtime: expected-fail (verdict fail); cause no-rights-model\">×</td>"), "{h}");
+        assert!(h.contains("<td class=\"causes\"><div data-runtime=\"wasmtime\">wasmtime: <code>no-rights-model</code></div></td>"));
+        assert!(h.contains("<td class=\"st st-not-applicable\" data-runtime=\"wasmtime\" data-status=\"not-applicable\" data-verdict=\"not-applicable\""));
+        assert!(h.contains("<input type=\"checkbox\" name=\"status\" value=\"not-applicable\" checked> not applicable</label>"));
+        assert!(h.contains("<input type=\"checkbox\" name=\"verdict\" value=\"not-applicable\" checked>"));
+    }
+
+    #[test]
+    fn denial_leads_with_escapes() {
+        let mut r = sample();
+        let h = render(&r);
+        assert!(h.contains("<p id=\"no-escapes\">"));
+        let row = r.results.iter_mut().find(|x| x.runtime == "wasmtime" && x.scenario == "path_open/a").unwrap();
+        row.verdict = "escape".into();
+        row.status = "fail".into();
+        row.message = "SANDBOX ESCAPE: changed outside the preopens: outside/secret".into();
+        let h = render(&r);
+        let escapes = h.find("<table id=\"escape-table\">").unwrap();
+        assert!(escapes < h.find("<table id=\"denial-summary\">").unwrap());
+        assert!(h[escapes..].contains("<td class=\"mono\">SANDBOX ESCAPE: changed outside the preopens: outside/secret</td>"));
+        assert!(h.contains("<td class=\"num st-fail\" data-kind=\"escape\"><a href=\"#denial-escape\">1</a></td>"));
+        assert!(h.contains("<details id=\"denial-escape\" class=\"denial-list\"><summary>escapes: 1 results</summary>"));
+        assert!(h.contains("class=\"badge st-fail escape\""));
     }
 
     #[test]

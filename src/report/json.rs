@@ -1,12 +1,13 @@
-//! `report.json`: the [`Report`] as pretty JSON (schema `wasi-conform/report/v1`, see
-//! `reports/README.md`), and reading one back for `--baseline` and `--from`.
+//! `report.json`: the [`Report`] as pretty JSON (schema `wasi-conform/report/v2`, see
+//! `reports/README.md`), and reading one back for `--baseline` and `--from` (a v1 report
+//! too: its missing fields take their defaults, and it is read as v2 from then on).
 
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use super::model::{Report, SCHEMA};
+use super::model::{Report, SCHEMA, SCHEMA_V1};
 
 /// The report as JSON text: one top-level field per line, and one element per line for
 /// the arrays (so that a changed result is a one-line diff in the published file, which
@@ -45,15 +46,19 @@ fn list<T: Serialize>(out: &mut String, key: &str, items: &[T]) {
     out.push_str(&format!("  {}: [\n{}\n  ],\n", compact(&key), lines.join(",\n")));
 }
 
-/// Parses a `report.json`, refusing another schema.
+/// Parses a `report.json` (v2, or v1 upgraded), refusing another schema. The figures are
+/// recomputed from the results.
 pub fn parse(text: &str) -> Result<Report> {
     let v: serde_json::Value = serde_json::from_str(text).context("not JSON")?;
     match v.get("schema").and_then(|s| s.as_str()) {
-        Some(SCHEMA) => {}
-        Some(other) => bail!("schema `{other}`, expected `{SCHEMA}`"),
+        Some(SCHEMA | SCHEMA_V1) => {}
+        Some(other) => bail!("schema `{other}`, expected `{SCHEMA}` (or `{SCHEMA_V1}`)"),
         None => bail!("no `schema` field: not a wasi-conform report"),
     }
-    serde_json::from_value(v).context("not a valid report")
+    let mut r: Report = serde_json::from_value(v).context("not a valid report")?;
+    r.schema = SCHEMA.to_owned();
+    r.refresh_figures();
+    Ok(r)
 }
 
 /// Reads a `report.json` file.
@@ -79,7 +84,31 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines.iter().any(|l| l.starts_with("    {\"runtime\":\"wasmtime\",\"scenario\":\"fd_write/b\"")));
         assert_eq!(lines.iter().filter(|l| l.starts_with("    {\"runtime\":")).count(), r.results.len());
-        assert!(lines[1].starts_with("  \"schema\": \"wasi-conform/report/v1\""));
+        assert!(lines[1].starts_with("  \"schema\": \"wasi-conform/report/v2\""));
+        // The figures are in the file, per available runtime.
+        assert!(lines.iter().any(|l| l.contains("\"name\":\"wasmtime\"")
+            && l.contains("\"figures\":{\"conformance\":{\"passed\":1,\"applicable\":3}")));
+        assert!(lines.iter().any(|l| l.contains("\"name\":\"node\"") && l.contains("\"figures\":null")));
+        // `cause` only where the entry has one.
+        assert_eq!(text.matches("\"cause\":").count(), 1);
+    }
+
+    #[test]
+    fn reads_a_v1_report_as_v2() {
+        let mut v: serde_json::Value = serde_json::from_str(&render(&sample())).unwrap();
+        v["schema"] = "wasi-conform/report/v1".into();
+        for rt in v["runtimes"].as_array_mut().unwrap() {
+            rt.as_object_mut().unwrap().remove("figures");
+        }
+        for sc in v["scenarios"].as_array_mut().unwrap() {
+            let sc = sc.as_object_mut().unwrap();
+            sc.remove("choice");
+            sc.remove("requires");
+        }
+        let r = parse(&v.to_string()).unwrap();
+        assert_eq!(r.schema, SCHEMA);
+        assert_eq!(r.runtimes[1].figures, sample().runtimes[1].figures);
+        assert!(r.scenarios.iter().all(|s| s.choice.is_none() && s.requires.is_empty()));
     }
 
     fn test_row() -> crate::report::model::TestRow {
@@ -97,7 +126,7 @@ mod tests {
     #[test]
     fn refuses_other_schemas() {
         let e = parse(r#"{"schema":"wasi-conform/run/v1"}"#).unwrap_err();
-        assert!(format!("{e:?}").contains("expected `wasi-conform/report/v1`"));
+        assert!(format!("{e:?}").contains("expected `wasi-conform/report/v2` (or `wasi-conform/report/v1`)"));
         assert!(parse("{}").is_err());
         assert!(parse("[").is_err());
     }

@@ -10,6 +10,9 @@
 //!   totals, while testcase properties are not shown by most of them: a known failure stays
 //!   visible as not passing without turning the build red — the same meaning `cargo test`
 //!   gives it;
+//! * `not-applicable` (the runtime lacks a capability the scenario requires) →
+//!   `<skipped message="not applicable: …">`: skipped too, neither pass nor failure, and
+//!   told apart from an expected failure by its message;
 //! * `fail` (verdict fail, escape, timeout, crash) and `unexpected-pass` (a stale
 //!   expectation entry, which fails `cargo test` too) → `<failure type="<verdict>">`;
 //! * `error` (the harness could not judge) → `<error>`;
@@ -150,6 +153,11 @@ fn case(x: Outcome) -> Case {
     let body = match x.status {
         "pass" => Body::Pass,
         "expected-fail" => Body::Skipped(format!("expected failure: {first}")),
+        "not-applicable" => Body::Skipped(if first.starts_with("not applicable: ") {
+            first
+        } else {
+            format!("not applicable: {first}")
+        }),
         "not-available" => Body::Skipped(format!("not run: {first}")),
         "unexpected-pass" => Body::Failure { kind: "unexpected-pass".into(), message: first, text },
         "error" => Body::Error { message: first, text },
@@ -262,10 +270,14 @@ mod tests {
     #[test]
     fn statuses_map_to_junit_elements() {
         let x = render(&sample());
-        assert!(x.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"wasi-conform\" tests=\"9\" failures=\"1\" errors=\"0\" skipped=\"4\""), "{x}");
-        assert!(x.contains("<testsuite name=\"reference\" tests=\"3\" failures=\"0\" errors=\"0\" skipped=\"0\""));
-        assert!(x.contains("<testsuite name=\"wasmtime\" tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""));
-        assert!(x.contains("<testsuite name=\"node\" tests=\"3\" failures=\"0\" errors=\"0\" skipped=\"3\""));
+        assert!(x.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"wasi-conform\" tests=\"15\" failures=\"1\" errors=\"0\" skipped=\"8\""), "{x}");
+        assert!(x.contains("<testsuite name=\"reference\" tests=\"5\" failures=\"0\" errors=\"0\" skipped=\"0\""));
+        assert!(x.contains("<testsuite name=\"wasmtime\" tests=\"5\" failures=\"1\" errors=\"0\" skipped=\"3\""));
+        assert!(x.contains("<testsuite name=\"node\" tests=\"5\" failures=\"0\" errors=\"0\" skipped=\"5\""));
+        // Not applicable: skipped, and said so (not as an expected failure).
+        assert!(x.contains(
+            "<testcase name=\"fd_fdstat_set_rights/r\" classname=\"wasmtime.fd_fdstat_set_rights\">\n      <skipped message=\"not applicable: no rights model: fd_fdstat_set_rights answers notsup\"/>"
+        ), "{x}");
         assert!(x.contains(
             "<testcase name=\"path_open/&lt;b&amp;c&gt;\" classname=\"wasmtime.path_open\">\n      <skipped message=\"expected failure: known failure: returns &lt;noent&gt; &amp; not perm\"/>"
         ), "{x}");
@@ -288,7 +300,7 @@ mod tests {
         });
         r.baseline = Some(crate::report::baseline::diff(&before, &r));
         let x = render(&r);
-        assert!(x.contains("<property name=\"baseline.newly-failing\" value=\"2\"/>"), "{x}");
+        assert!(x.contains("<property name=\"baseline.newly-failing\" value=\"3\"/>"), "{x}");
         assert!(x.contains("newly failing: fd_write/b (pass -&gt; fail)"), "{x}");
     }
 }

@@ -1,12 +1,15 @@
 //! `summary.md`: the report in Markdown. [`readme_section`] is the part the top-level
-//! README embeds between [`BEGIN`] and [`END`] (the runtime table and the function
-//! matrix); [`summary`] adds the changes since the baseline, the capability-denial and
-//! divergence summaries, the fuzzing findings and the wasi-testsuite table.
+//! README embeds between [`BEGIN`] and [`END`] (the runtime table with its legend, and the
+//! function matrix); [`summary`] adds the known failures by cause, the changes since the
+//! baseline, the capability-denial summary (escapes first, then over-refusals and errno
+//! differences apart), the divergences, the fuzzing findings and the wasi-testsuite table.
 
 use std::fmt::Write as _;
 
+use super::denial::{self, Kind};
 use super::escape::md_cell;
-use super::model::Report;
+use super::figures;
+use super::model::{Report, Tally};
 use super::REGENERATE;
 
 /// The README marker before the embedded table.
@@ -41,43 +44,121 @@ pub fn provenance(r: &Report) -> String {
     )
 }
 
-/// The runtime table: version, conformance (scenarios whose verdict is pass) and the
-/// count of each status against the expectation file.
+/// The headline columns after `runtime` and `version`.
+pub const HEADLINE: [&str; 6] = [
+    "conformance (must+should+de-facto)",
+    "must",
+    "agrees with the reference's choices",
+    "not applicable",
+    "known failures (scenarios / causes)",
+    "unexpected results",
+];
+
+/// `passed / applicable (percent)`, or `-` when nothing applied.
+fn share(t: Tally) -> String {
+    if t.applicable == 0 {
+        "-".to_owned()
+    } else {
+        format!("{} / {} ({})", t.passed, t.applicable, pct(t.passed, t.applicable))
+    }
+}
+
+/// The runtime table: version and the headline [`figures::Figures`] of each runtime.
 pub fn runtime_table(r: &Report) -> String {
-    let mut s = String::new();
-    s.push_str("| runtime | version | passes | ");
-    s.push_str(&Report::STATUSES.join(" | "));
-    s.push_str(" |\n|---|---|---:|");
-    s.push_str(&"---:|".repeat(Report::STATUSES.len()));
+    let mut s = String::from("| runtime | version | ");
+    s.push_str(&HEADLINE.join(" | "));
+    s.push_str(" |\n|---|---|");
+    s.push_str(&"---:|".repeat(HEADLINE.len()));
     s.push('\n');
     for rt in &r.runtimes {
-        if !rt.available {
-            let why = rt.reason.as_deref().unwrap_or("");
-            let _ = write!(s, "| {} | {} | not available: {} |", md_cell(&rt.name), md_cell(&rt.version), md_cell(why));
-            s.push_str(&" |".repeat(Report::STATUSES.len()));
-            s.push('\n');
-            continue;
+        let _ = write!(s, "| {} | {} |", md_cell(&rt.name), md_cell(&rt.version));
+        match &rt.figures {
+            Some(f) => {
+                let _ = writeln!(
+                    s,
+                    " {} | {} | {} | {} | {} / {} | {} |",
+                    share(f.conformance),
+                    share(f.must),
+                    share(f.choices),
+                    f.not_applicable,
+                    f.known_failures.scenarios,
+                    f.known_failures.causes,
+                    f.unexpected
+                );
+            }
+            None => {
+                let why = rt.reason.as_deref().unwrap_or("");
+                let _ = write!(s, " not available: {} |", md_cell(why));
+                s.push_str(&" |".repeat(HEADLINE.len() - 1));
+                s.push('\n');
+            }
         }
-        let t = r.runtime_tally(&rt.name);
-        let counts = r.status_counts(&rt.name);
-        let _ = write!(
-            s,
-            "| {} | {} | {} / {} ({}) |",
-            md_cell(&rt.name),
-            md_cell(&rt.version),
-            t.passed,
-            t.total,
-            pct(t.passed, t.total)
-        );
-        for st in Report::STATUSES {
-            let _ = write!(s, " {} |", counts.get(st).copied().unwrap_or(0));
-        }
-        s.push('\n');
     }
     s
 }
 
-/// Functions × available runtimes: scenarios passed / run per cell.
+/// What the runtime table's columns mean: one paragraph, whose only markup is `**bold**`
+/// and `` `code` `` spans (the HTML page shows the same words).
+pub const LEGEND: &str = "**Conformance**: scenarios passed among the `must`, `should` and `de-facto` ones that \
+     apply to the runtime (what the spec says, POSIX where it defers to it, what every implementation does); \
+     **must**: the same over `must` alone (the witx text decides). **Agrees with the reference's choices**: \
+     `choice` scenarios passed, where the spec is silent and runtimes disagree; agreement with the \
+     reference's pick, not conformance. **Not applicable**: results of scenarios that `require:` a \
+     capability the runtime lacks (probed at run time, e.g. a rights model): neither pass nor fail, left \
+     out of every ratio. **Known failures**: conformance scenarios the runtime fails as its expectation \
+     file (`suite/expectations/<runtime>.toml`) lists them, and the distinct root causes (`cause`) behind \
+     them. **Unexpected results**: results that disagree with the expectation file (a failure it does not \
+     list, a listed failure that passes, a scenario that could not be judged); `cargo test` fails on any, \
+     so a published report has 0 there: it counts surprises, not failures.";
+
+/// The runtimes with known failures whose expectation entry names no `cause`: name,
+/// how many, of how many.
+pub fn uncaused(r: &Report) -> Vec<(&str, usize, usize)> {
+    r.runtimes
+        .iter()
+        .filter_map(|rt| rt.figures.map(|f| (rt.name.as_str(), f.known_failures)))
+        .filter(|(_, k)| k.without_cause > 0)
+        .map(|(name, k)| (name, k.without_cause, k.scenarios))
+        .collect()
+}
+
+/// [`LEGEND`], and which runtimes have expectation entries without a `cause`.
+pub fn legend(r: &Report) -> String {
+    let mut s = format!("{LEGEND}\n");
+    let uncaused: Vec<String> =
+        uncaused(r).into_iter().map(|(name, n, of)| format!("{} {n} of {of}", md_cell(name))).collect();
+    if !uncaused.is_empty() {
+        let _ = write!(
+            s,
+            "\nKnown failures whose expectation entry names no `cause` count as a cause each: {}.\n",
+            uncaused.join(", ")
+        );
+    }
+    s
+}
+
+/// Per runtime, its known failures of conformance scenarios grouped by cause.
+pub fn causes(r: &Report) -> String {
+    let mut s = String::from(
+        "Conformance scenarios each runtime fails as its expectation file lists them, by the entry's \
+         `cause` (a short name shared by every entry one root cause explains).\n\n\
+         | runtime | known failures | causes |\n|---|---:|---|\n",
+    );
+    for rt in r.runtimes.iter().filter(|x| x.available) {
+        let (named, without) = figures::by_cause(r, &rt.name);
+        let total = named.values().map(Vec::len).sum::<usize>() + without.len();
+        let mut parts: Vec<String> = named.iter().map(|(c, v)| format!("`{}` ({})", md_cell(c), v.len())).collect();
+        if !without.is_empty() {
+            parts.push(format!("{} without a `cause`", without.len()));
+        }
+        let list = if parts.is_empty() { "-".to_owned() } else { parts.join(", ") };
+        let _ = writeln!(s, "| {} | {total} | {list} |", md_cell(&rt.name));
+    }
+    s
+}
+
+/// Functions × available runtimes: conformance scenarios passed / applicable per cell
+/// ([`Report::tallies`]: `choice` and not-applicable results are left out).
 pub fn function_matrix(r: &Report) -> String {
     let runtimes: Vec<&str> = r.runtimes.iter().filter(|x| x.available).map(|x| x.name.as_str()).collect();
     let tallies = r.tallies();
@@ -92,11 +173,11 @@ pub fn function_matrix(r: &Report) -> String {
         let _ = write!(s, "| `{f}` |");
         for rt in &runtimes {
             match tallies.get(&(*rt, f.as_str())) {
-                Some(t) if t.passed == t.total => {
-                    let _ = write!(s, " {}/{} |", t.passed, t.total);
+                Some(t) if t.passed == t.applicable => {
+                    let _ = write!(s, " {}/{} |", t.passed, t.applicable);
                 }
                 Some(t) => {
-                    let _ = write!(s, " **{}/{}** |", t.passed, t.total);
+                    let _ = write!(s, " **{}/{}** |", t.passed, t.applicable);
                 }
                 None => s.push_str(" - |"),
             }
@@ -109,13 +190,15 @@ pub fn function_matrix(r: &Report) -> String {
 /// What the README embeds (without the markers).
 pub fn readme_section(r: &Report) -> String {
     format!(
-        "{}.\n\n{}\n<details><summary>Per function: scenarios passed / run (bold: not all)</summary>\n\n{}\n</details>\n\n\
+        "{}.\n\n{}\n{}\n<details><summary>Per function: conformance scenarios passed / applicable \
+         (bold: not all)</summary>\n\n{}\n</details>\n\n\
          The whole report: [reports/index.html](reports/index.html) (per scenario: expected vs observed \
          per step, the reproduce command, capability denial, divergences), \
          [summary.md](reports/summary.md), [report.json](reports/report.json), \
          [junit.xml](reports/junit.xml). Regenerate: `{REGENERATE}`.\n",
         provenance(r),
         runtime_table(r),
+        legend(r),
         function_matrix(r)
     )
 }
@@ -132,11 +215,16 @@ pub fn embed(readme: &str, section: &str) -> Option<String> {
 pub fn summary(r: &Report) -> String {
     let mut s = String::from("# WASI preview1 runtime compatibility\n\n");
     let _ = writeln!(s, "{}.\n", provenance(r));
-    s.push_str("Passes: scenarios whose verdict is *pass* (the runtime did what the scenario says).\n");
-    s.push_str("The status columns read each verdict against the runtime's expectation file\n");
-    s.push_str("(`suite/expectations/<runtime>.toml`): `expected-fail` is a known, listed failure.\n\n");
     s.push_str(&runtime_table(r));
-    s.push_str("\n## Per function\n\nScenarios passed / run; bold where not all pass.\n\n");
+    s.push('\n');
+    s.push_str(&legend(r));
+    s.push_str("\nA pass is the verdict: the runtime did what the scenario says, whatever its expectation file lists.\n");
+    s.push_str("\n## Known failures by cause\n\n");
+    s.push_str(&causes(r));
+    s.push_str(
+        "\n## Per function\n\nConformance scenarios (`must`, `should`, `de-facto`) passed / applicable; bold where \
+         not all pass. `choice` and not-applicable results are left out.\n\n",
+    );
     s.push_str(&function_matrix(r));
     if let Some(d) = &r.baseline {
         s.push_str("\n## Changes since the baseline\n\n");
@@ -197,25 +285,63 @@ fn changes(d: &super::model::BaselineDiff) -> String {
     s
 }
 
-/// Per runtime: denial scenarios passed, and the vectors with failures.
+/// The denial scenarios: escapes first (every one listed), then per runtime the other
+/// kinds of failure, each in its own column ([`denial::Kind`]).
 fn denial(r: &Report) -> String {
     let count = r.scenarios.iter().filter(|sc| sc.denial.is_some()).count();
     let mut s = format!(
         "The generated `deny-*` scenarios: {} escape vectors × {} path arguments ({count} scenarios). \
          A pass means the runtime refused the escape as the scenario says and nothing outside the \
-         preopen changed; an escape means something outside it did.\n\n\
-         | runtime | denials passed | escapes | vectors with failures |\n|---|---:|---:|---|\n",
+         preopen changed.\n\n### Escapes (security)\n\n\
+         An escape: the runtime changed something outside its preopens (verdict `escape`).\n\n",
         r.denial.vectors.len(),
         r.denial.columns.len(),
     );
-    for rt in r.runtimes.iter().filter(|x| x.available) {
-        let d = r.denial_summary(&rt.name);
+    let summaries: Vec<_> =
+        r.runtimes.iter().filter(|x| x.available).map(|rt| (rt, denial::summary(r, &rt.name))).collect();
+    let escapes: Vec<_> = summaries
+        .iter()
+        .flat_map(|(rt, d)| d.failures.get(&Kind::Escape).into_iter().flatten().map(move |x| (rt, x)))
+        .collect();
+    if escapes.is_empty() {
+        s.push_str("None: no runtime changed anything outside its preopens.\n");
+    } else {
+        s.push_str("| runtime | scenario | status | what changed |\n|---|---|---|---|\n");
+        for (rt, x) in escapes {
+            let _ = writeln!(
+                s,
+                "| {} | `{}` | {} | {} |",
+                md_cell(&rt.name),
+                md_cell(&x.scenario),
+                md_cell(&x.status),
+                md_cell(denial::escape_line(x))
+            );
+        }
+    }
+    s.push_str(
+        "\n### Over-refusals and errno differences\n\n\
+         An over-refusal: a call the scenario expects to succeed was refused. Refused with another \
+         errno: the runtime refused, but with an errno the scenario does not accept (the refusal \
+         itself is right). Not refused: the runtime let the path through, yet nothing outside its \
+         preopens changed.\n\n| runtime | denials passed |",
+    );
+    for k in Kind::FAILURES {
+        let _ = write!(s, " {} |", k.title());
+    }
+    s.push_str(" vectors with failures |\n|---|---:|");
+    s.push_str(&"---:|".repeat(Kind::FAILURES.len()));
+    s.push_str("---|\n");
+    for (rt, d) in &summaries {
+        let _ = write!(s, "| {} | {} / {} |", md_cell(&rt.name), d.tally.passed, d.tally.applicable);
+        for k in Kind::FAILURES {
+            let _ = write!(s, " {} |", d.count(k));
+        }
         let f = if d.failing_vectors.is_empty() {
             "-".to_owned()
         } else {
             d.failing_vectors.iter().map(|(v, n)| format!("`{}` ({n})", md_cell(v))).collect::<Vec<_>>().join(", ")
         };
-        let _ = writeln!(s, "| {} | {} / {} | {} | {f} |", md_cell(&rt.name), d.tally.passed, d.tally.total, d.escapes);
+        let _ = writeln!(s, " {f} |");
     }
     s
 }
@@ -231,7 +357,9 @@ fn divergences(r: &Report) -> String {
         let failing: Vec<&str> = available
             .iter()
             .copied()
-            .filter(|rt| c.cited_by.iter().any(|id| index.get(&(*rt, id.as_str())).is_some_and(|x| !x.passed())))
+            .filter(|rt| {
+                c.cited_by.iter().any(|id| index.get(&(*rt, id.as_str())).is_some_and(|x| x.applicable() && !x.passed()))
+            })
             .collect();
         let _ = writeln!(
             s,
@@ -304,11 +432,23 @@ mod tests {
     use crate::report::testdata::sample;
 
     #[test]
-    fn runtime_table_counts_and_escapes() {
+    fn runtime_table_shows_the_headline_figures() {
         let r = sample();
         let t = runtime_table(&r);
-        assert!(t.contains("| reference | 1.0 &lt;beta&gt; | 3 / 3 (100.0%) | 3 | 0 | 0 | 0 | 0 |"), "{t}");
-        assert!(t.contains("| wasmtime | 1.0 &lt;beta&gt; | 1 / 3 (33.3%) | 1 | 1 | 1 | 0 | 0 |"), "{t}");
+        assert!(t.starts_with(
+            "| runtime | version | conformance (must+should+de-facto) | must | agrees with the reference's choices \
+             | not applicable | known failures (scenarios / causes) | unexpected results |"
+        ));
+        assert!(
+            t.contains(
+                "| reference | 1.0 &lt;beta&gt; | 4 / 4 (100.0%) | 3 / 3 (100.0%) | 1 / 1 (100.0%) | 0 | 0 / 0 | 0 |"
+            ),
+            "{t}"
+        );
+        assert!(
+            t.contains("| wasmtime | 1.0 &lt;beta&gt; | 1 / 3 (33.3%) | 1 / 3 (33.3%) | 0 / 1 (0.0%) | 1 | 1 / 1 | 1 |"),
+            "{t}"
+        );
         assert!(
             t.contains("| node | 1.0 &lt;beta&gt; | not available: `node` not found on PATH &amp; friends |"),
             "{t}"
@@ -320,23 +460,66 @@ mod tests {
     }
 
     #[test]
-    fn function_matrix_marks_partial_functions() {
-        let m = function_matrix(&sample());
-        assert!(m.contains("| `path_open` | 2/2 | **1/2** |"), "{m}");
-        assert!(m.contains("| `sched_yield` | - | - |"), "{m}");
+    fn legend_says_choices_are_not_conformance_and_counts_uncaused_entries() {
+        let mut r = sample();
+        let l = legend(&r);
+        assert_eq!(l.lines().count(), 1, "one paragraph: {l}");
+        assert!(!LEGEND.contains("  "), "{LEGEND}");
+        assert!(l.contains("agreement with the reference's pick, not conformance"), "{l}");
+        assert!(l.contains("it counts surprises, not failures"), "{l}");
+        let row = r.results.iter_mut().find(|x| x.runtime == "wasmtime" && x.scenario == "path_open/<b&c>").unwrap();
+        row.cause = None;
+        r.refresh_figures();
+        assert!(legend(&r).ends_with("count as a cause each: wasmtime 1 of 1.\n"), "{}", legend(&r));
+        assert!(causes(&r).contains("| wasmtime | 1 | 1 without a `cause` |"), "{}", causes(&r));
     }
 
     #[test]
-    fn denial_summary_counts_escapes() {
+    fn causes_table() {
+        let c = causes(&sample());
+        assert!(c.contains("| reference | 0 | - |"), "{c}");
+        assert!(c.contains("| wasmtime | 1 | `no-rights-model` (1) |"), "{c}");
+        assert!(!c.contains("| node |"), "{c}");
+    }
+
+    #[test]
+    fn function_matrix_counts_applicable_conformance_scenarios() {
+        let m = function_matrix(&sample());
+        assert!(m.contains("| `path_open` | 2/2 | **1/2** |"), "{m}");
+        assert!(m.contains("| `sched_yield` | - | - |"), "{m}");
+        // Not applicable on wasmtime: no cell, rather than a failure; choice: left out.
+        assert!(m.contains("| `fd_fdstat_set_rights` | 1/1 | - |"), "{m}");
+        assert!(m.contains("| `fd_read` | - | - |"), "{m}");
+    }
+
+    #[test]
+    fn denial_leads_with_escapes_and_keeps_kinds_apart() {
         let mut r = sample();
         let d = denial(&r);
-        assert!(d.contains("| wasmtime | 1 / 1 | 0 | - |"), "{d}");
+        assert!(d.contains("None: no runtime changed anything outside its preopens."), "{d}");
+        assert!(d.contains("| wasmtime | 1 / 1 | 0 | 0 | 0 | 0 | 0 | - |"), "{d}");
         let row = r.results.iter_mut().find(|x| x.runtime == "wasmtime" && x.scenario == "path_open/a").unwrap();
         row.verdict = "escape".into();
         row.status = "fail".into();
+        row.message = "SANDBOX ESCAPE: changed outside the preopens: outside/secret".into();
         let d = denial(&r);
-        assert!(d.contains("| wasmtime | 0 / 1 | 1 | `dotdot` (1) |"), "{d}");
-        assert!(d.contains("| reference | 1 / 1 | 0 | - |"), "{d}");
+        let escapes = d.find("### Escapes (security)").unwrap();
+        let others = d.find("### Over-refusals and errno differences").unwrap();
+        assert!(escapes < others);
+        assert!(
+            d[escapes..others].contains(
+                "| wasmtime | `path_open/a` | fail | SANDBOX ESCAPE: changed outside the preopens: outside/secret |"
+            ),
+            "{d}"
+        );
+        assert!(d.contains("| wasmtime | 0 / 1 | 1 | 0 | 0 | 0 | 0 | `dotdot` (1) |"), "{d}");
+        // Refused with another errno: its own column.
+        let row = r.results.iter_mut().find(|x| x.runtime == "wasmtime" && x.scenario == "path_open/a").unwrap();
+        row.verdict = "fail".into();
+        row.steps = vec![wasi_conform_suite::verdict::StepSeen { observed: "noent".into(), errno_ok: Some(false) }];
+        let d = denial(&r);
+        assert!(d.contains("| wasmtime | 0 / 1 | 0 | 0 | 1 | 0 | 0 | `dotdot` (1) |"), "{d}");
+        assert!(d.contains("| reference | 1 / 1 | 0 | 0 | 0 | 0 | 0 | - |"), "{d}");
     }
 
     #[test]
@@ -355,6 +538,7 @@ mod tests {
         let s = summary(&r);
         assert!(s.contains("No fuzzing findings recorded"));
         assert!(s.contains("| A1 | Sandbox escape errno: `notcapable` vs `perm` | 2 | wasmtime |"), "{s}");
+        assert!(s.contains("## Known failures by cause"), "{s}");
         assert!(!s.contains("Changes since the baseline"));
         let mut before = sample();
         before.results.iter_mut().for_each(|x| {

@@ -1,8 +1,10 @@
 //! `wasi-conform report`: the published runtime-compatibility report.
 //!
 //! Runs every selected runtime over the built-in suite ([`collect`]), builds the
-//! [`model::Report`], optionally compares it with a previous `report.json` ([`baseline`]),
-//! and writes `index.html` ([`html`]), `summary.md` ([`markdown`]), `report.json`
+//! [`model::Report`] with each runtime's headline figures ([`figures`]: conformance over
+//! `must`+`should`+`de-facto`, `must` alone, agreement with the reference's choices,
+//! not-applicable, known failures by root cause), optionally compares it with a previous
+//! `report.json` ([`baseline`]), and writes `index.html` ([`html`]), `summary.md` ([`markdown`]), `report.json`
 //! ([`json`]) and `junit.xml` ([`junit`]). The renderers are pure functions from the model
 //! to text. With the default output directory (the repository's `reports/`) the README's
 //! table between its markers is rewritten too, so that one command regenerates everything
@@ -10,7 +12,9 @@
 
 pub mod baseline;
 pub mod collect;
+pub mod denial;
 pub mod escape;
+pub mod figures;
 pub mod host;
 pub mod html;
 pub mod json;
@@ -141,7 +145,7 @@ fn collect_report(args: &ReportArgs, repo: &Path) -> Result<Report> {
     let findings = collect::load_findings(&repo.join("fuzz").join("findings.json"))?;
     let divergences = collect::divergences(&infos, findings)?;
     let (git_commit, git_dirty) = host::git(repo);
-    Ok(Report {
+    let mut report = Report {
         schema: SCHEMA.to_owned(),
         meta: Meta {
             project_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -160,7 +164,9 @@ fn collect_report(args: &ReportArgs, repo: &Path) -> Result<Report> {
         divergences,
         wasi_testsuite,
         baseline: None,
-    })
+    };
+    report.refresh_figures();
+    Ok(report)
 }
 
 /// Writes the four files into `out` (created if needed).
@@ -198,11 +204,24 @@ fn update_readme(path: &Path, r: &Report) -> Result<()> {
 
 fn print_summary(r: &Report) {
     for rt in &r.runtimes {
-        if rt.available {
-            let t = r.runtime_tally(&rt.name);
-            println!("{:<12} {:<22} {:>4} / {:<4} pass", rt.name, rt.version, t.passed, t.total);
-        } else {
-            println!("{:<12} not available: {}", rt.name, rt.reason.as_deref().unwrap_or(""));
+        match &rt.figures {
+            Some(f) => println!(
+                "{:<12} {:<28} conformance {:>4} / {:<4} must {:>4} / {:<4} choices {:>3} / {:<3} \
+                 not applicable {:>3}  known failures {} scenarios, {} causes  unexpected {}",
+                rt.name,
+                rt.version,
+                f.conformance.passed,
+                f.conformance.applicable,
+                f.must.passed,
+                f.must.applicable,
+                f.choices.passed,
+                f.choices.applicable,
+                f.not_applicable,
+                f.known_failures.scenarios,
+                f.known_failures.causes,
+                f.unexpected
+            ),
+            None => println!("{:<12} not available: {}", rt.name, rt.reason.as_deref().unwrap_or("")),
         }
     }
     if let Some(d) = &r.baseline {
@@ -215,8 +234,7 @@ fn print_summary(r: &Report) {
             d.scenarios_removed.len()
         );
     }
-    let unexpected: Vec<&model::ResultRow> =
-        r.results.iter().filter(|x| matches!(x.status.as_str(), "fail" | "unexpected-pass" | "error")).collect();
+    let unexpected: Vec<&model::ResultRow> = r.results.iter().filter(|x| figures::unexpected(x)).collect();
     if !unexpected.is_empty() {
         println!(
             "{} result(s) disagree with the expectation files (`cargo test` fails on them), e.g. {} on {}: {}",

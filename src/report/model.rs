@@ -1,18 +1,28 @@
-//! The report as data: what `report.json` holds (schema `wasi-conform/report/v1`, documented
+//! The report as data: what `report.json` holds (schema `wasi-conform/report/v2`, documented
 //! in `reports/README.md`) and what every renderer ([`super::html`], [`super::markdown`],
-//! [`super::junit`]) reads. Built by [`super::collect`], compared by [`super::baseline`].
+//! [`super::junit`]) reads. Built by [`super::collect`], compared by [`super::baseline`];
+//! the per-runtime headline figures are [`super::figures`], the capability-denial reading
+//! [`super::denial`].
 //!
-//! v1 readers ignore fields they do not know: later additions keep the schema name, a
-//! change of meaning gets a new one.
+//! Readers ignore fields they do not know: later additions keep the schema name, a change
+//! of meaning gets a new one. v2 (strength `choice`, status `not-applicable`, expectation
+//! causes, the headline figures) changed what "conformance" means, hence the new name; a
+//! v1 report still reads (for `--baseline`), its missing fields taking their defaults.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use wasi_conform_runners::matrix::CaseResult;
+use wasi_conform_suite::expectations::Status;
+use wasi_conform_suite::scenario::Strength;
 use wasi_conform_suite::verdict::StepSeen;
 
-/// The schema name written into, and required of, every `report.json`.
-pub const SCHEMA: &str = "wasi-conform/report/v1";
+use super::figures::Figures;
+
+/// The schema name written into every `report.json`.
+pub const SCHEMA: &str = "wasi-conform/report/v2";
+/// The previous schema, still read (as a baseline, or by `--from`).
+pub const SCHEMA_V1: &str = "wasi-conform/report/v1";
 
 /// A whole report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,6 +85,10 @@ pub struct RuntimeInfo {
     pub expectations: Option<String>,
     /// Wall-clock seconds to run every scenario on it.
     pub elapsed_s: f64,
+    /// The headline figures, computed from `results` ([`Report::refresh_figures`]); `None`
+    /// when it is not available (or in a v1 report).
+    #[serde(default)]
+    pub figures: Option<Figures>,
 }
 
 /// One scenario, as written: the same for every runtime.
@@ -85,8 +99,14 @@ pub struct ScenarioInfo {
     pub function: String,
     pub summary: String,
     pub spec: String,
-    /// `must`, `should` or `de-facto`.
+    /// `must`, `should`, `de-facto` or `choice`.
     pub strength: String,
+    /// For a `choice` scenario: the reference's pick and why.
+    #[serde(default)]
+    pub choice: Option<String>,
+    /// Capabilities the runtime must have for the scenario to apply (`rights`).
+    #[serde(default)]
+    pub requires: Vec<String>,
     /// The scenario file, repository-relative.
     pub source: String,
     pub steps: Vec<StepInfo>,
@@ -107,6 +127,12 @@ pub struct StepInfo {
     pub call: String,
     /// The errno expected (`perm`, `one of perm, notcapable (…)`), when one is stated.
     pub expect: Option<String>,
+    /// Whether that expectation accepts `success` (false when none is stated).
+    #[serde(default)]
+    pub accepts_success: bool,
+    /// For a step the loader added to probe a `require:`d capability: that capability.
+    #[serde(default)]
+    pub probe: Option<String>,
 }
 
 /// Which cell of the denial matrix a scenario is.
@@ -138,10 +164,15 @@ pub struct ResultRow {
     pub runtime: String,
     pub scenario: String,
     /// Against the expectation file: `pass`, `fail`, `expected-fail`, `unexpected-pass`,
-    /// `error`.
+    /// `not-applicable`, `error`.
     pub status: String,
-    /// The verdict alone: `pass`, `fail`, `escape`, `timeout`, `crash`, `error`.
+    /// The verdict alone: `pass`, `fail`, `escape`, `timeout`, `crash`, `not-applicable`,
+    /// `error`.
     pub verdict: String,
+    /// The root cause its expectation entry names (`cause`), when the scenario is listed
+    /// with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
     /// The differences (one per line), the known-failure reason, or what went wrong.
     pub message: String,
     /// One command that reproduces this result.
@@ -156,6 +187,29 @@ impl ResultRow {
     /// Whether the runtime behaved as the scenario says (whatever the expectation file says).
     pub fn passed(&self) -> bool {
         self.verdict == "pass"
+    }
+
+    /// Whether the scenario applies to the runtime (it has every capability the scenario
+    /// requires): a result that is not applicable is neither a pass nor a failure.
+    pub fn applicable(&self) -> bool {
+        self.verdict != "not-applicable"
+    }
+
+    /// The status as the enum; `None` for a name this version does not know.
+    pub fn status(&self) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == self.status)
+    }
+}
+
+impl ScenarioInfo {
+    /// The strength as the enum; `None` for a name this version does not know.
+    pub fn strength(&self) -> Option<Strength> {
+        Strength::ALL.into_iter().find(|s| s.as_str() == self.strength)
+    }
+
+    /// Whether it is a conformance scenario (`must`, `should`, `de-facto`; not `choice`).
+    pub fn counts_for_conformance(&self) -> bool {
+        self.strength().is_some_and(Strength::counts_for_conformance)
     }
 }
 
@@ -275,55 +329,39 @@ pub struct Change {
     pub now: String,
 }
 
-/// Passed and total results per (runtime, function), for the matrix.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Scenarios passed among those that apply (results that are not `not-applicable`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally {
     pub passed: usize,
-    pub total: usize,
+    pub applicable: usize,
 }
 
 impl Tally {
-    /// `passed / total`, or `None` when nothing was run.
+    /// `passed / applicable`, or `None` when nothing applied.
     pub fn ratio(self) -> Option<f64> {
-        (self.total > 0).then(|| self.passed as f64 / self.total as f64)
+        (self.applicable > 0).then(|| self.passed as f64 / self.applicable as f64)
     }
 
-    fn add(&mut self, passed: bool) {
-        self.total += 1;
+    pub(crate) fn add(&mut self, passed: bool) {
+        self.applicable += 1;
         self.passed += usize::from(passed);
     }
 }
 
-/// A runtime on the capability-denial scenarios.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DenialSummary {
-    pub tally: Tally,
-    /// Runs that changed something outside the preopens (verdict `escape`).
-    pub escapes: usize,
-    /// Scenarios not passed, per escape vector.
-    pub failing_vectors: BTreeMap<String, usize>,
-}
-
 impl Report {
-    /// Tallies per runtime and function (`function` = scenario's function).
+    /// Conformance tallies per runtime and function (`function` = scenario's function):
+    /// the `must`, `should` and `de-facto` scenarios that apply, as in the headline's
+    /// conformance figure (whose sum they are).
     pub fn tallies(&self) -> BTreeMap<(&str, &str), Tally> {
-        let function_of: BTreeMap<&str, &str> =
-            self.scenarios.iter().map(|s| (s.id.as_str(), s.function.as_str())).collect();
+        let scenarios = self.scenario_index();
         let mut out: BTreeMap<(&str, &str), Tally> = BTreeMap::new();
-        for r in &self.results {
-            let f = function_of.get(r.scenario.as_str()).copied().unwrap_or("?");
-            out.entry((r.runtime.as_str(), f)).or_default().add(r.passed());
+        for r in self.results.iter().filter(|r| r.applicable()) {
+            let Some(sc) = scenarios.get(r.scenario.as_str()).filter(|sc| sc.counts_for_conformance()) else {
+                continue;
+            };
+            out.entry((r.runtime.as_str(), sc.function.as_str())).or_default().add(r.passed());
         }
         out
-    }
-
-    /// The tally of every result of one runtime.
-    pub fn runtime_tally(&self, runtime: &str) -> Tally {
-        let mut t = Tally::default();
-        for r in self.results.iter().filter(|r| r.runtime == runtime) {
-            t.add(r.passed());
-        }
-        t
     }
 
     /// Number of results of one runtime with each status.
@@ -335,33 +373,51 @@ impl Report {
         out
     }
 
-    /// The statuses a report can hold, in table order.
-    pub const STATUSES: [&'static str; 5] = ["pass", "expected-fail", "fail", "unexpected-pass", "error"];
-
-    /// One runtime's results on the capability-denial scenarios.
-    pub fn denial_summary(&self, runtime: &str) -> DenialSummary {
-        let vector_of: BTreeMap<&str, &str> = self
-            .scenarios
-            .iter()
-            .filter_map(|sc| sc.denial.as_ref().map(|d| (sc.id.as_str(), d.vector.as_str())))
-            .collect();
-        let mut out = DenialSummary::default();
-        for row in self.results.iter().filter(|x| x.runtime == runtime) {
-            let Some(v) = vector_of.get(row.scenario.as_str()) else { continue };
-            out.tally.add(row.passed());
-            if !row.passed() {
-                *out.failing_vectors.entry((*v).to_owned()).or_default() += 1;
-            }
-            if row.verdict == "escape" {
-                out.escapes += 1;
-            }
-        }
-        out
-    }
+    /// The statuses a report's results can hold, in table and filter order.
+    pub const STATUSES: [Status; 6] = [
+        Status::Pass,
+        Status::ExpectedFail,
+        Status::NotApplicable,
+        Status::Fail,
+        Status::UnexpectedPass,
+        Status::Error,
+    ];
 
     /// `results` by (runtime, scenario).
     pub fn result_index(&self) -> BTreeMap<(&str, &str), &ResultRow> {
         self.results.iter().map(|r| ((r.runtime.as_str(), r.scenario.as_str()), r)).collect()
+    }
+
+    /// `scenarios` by id.
+    pub fn scenario_index(&self) -> BTreeMap<&str, &ScenarioInfo> {
+        self.scenarios.iter().map(|s| (s.id.as_str(), s)).collect()
+    }
+
+    /// Recomputes every available runtime's [`Figures`] from the results (after collecting,
+    /// and after reading a report, so that the stored figures always match its results).
+    pub fn refresh_figures(&mut self) {
+        let figures: Vec<Option<Figures>> = self
+            .runtimes
+            .iter()
+            .map(|rt| rt.available.then(|| super::figures::figures(self, &rt.name)))
+            .collect();
+        for (rt, f) in self.runtimes.iter_mut().zip(figures) {
+            rt.figures = f;
+        }
+    }
+}
+
+/// How a status is named in tables and filters: `fail` is an *unexpected* failure (one the
+/// expectation file does not list), so that a 0 beside it cannot read as "no failures".
+pub fn status_label(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "pass",
+        Status::ExpectedFail => "known failure",
+        Status::NotApplicable => "not applicable",
+        Status::Fail => "unexpected failure",
+        Status::UnexpectedPass => "unexpected pass",
+        Status::Error => "error",
+        Status::NotAvailable => "not available",
     }
 }
 
@@ -371,7 +427,21 @@ mod tests {
 
     #[test]
     fn tally_ratio() {
-        assert_eq!(Tally { passed: 0, total: 0 }.ratio(), None);
-        assert_eq!(Tally { passed: 3, total: 4 }.ratio(), Some(0.75));
+        assert_eq!(Tally { passed: 0, applicable: 0 }.ratio(), None);
+        assert_eq!(Tally { passed: 3, applicable: 4 }.ratio(), Some(0.75));
+    }
+
+    #[test]
+    fn every_status_has_a_label_and_round_trips() {
+        for s in Status::ALL {
+            assert!(!status_label(s).is_empty());
+        }
+        let mut row = crate::report::testdata::sample().results[0].clone();
+        for s in Report::STATUSES {
+            row.status = s.as_str().to_owned();
+            assert_eq!(row.status(), Some(s));
+        }
+        row.status = "later".into();
+        assert_eq!(row.status(), None);
     }
 }

@@ -1,6 +1,7 @@
-//! A small hand-made report for the renderers' and the baseline's unit tests: three
-//! scenarios (one with `<`, `&` in its id and messages), two runtimes with results and one
-//! that is not available.
+//! A small hand-made report for the renderers' and the baseline's unit tests: five
+//! scenarios (one with `<`, `&` in its id and messages, a `choice` one, one that requires
+//! the rights capability), two runtimes with results and one that is not available. Its
+//! figures are filled in as a collected report's are.
 
 use wasi_conform_suite::verdict::StepSeen;
 
@@ -14,11 +15,15 @@ fn scenario(id: &str, denial: Option<(&str, &str)>) -> ScenarioInfo {
         summary: format!("summary of {id} with <tag> & \"quotes\" | pipe"),
         spec: "witx: \"path must be relative\" (divergences.md A1)".into(),
         strength: "must".into(),
+        choice: None,
+        requires: Vec::new(),
         source: format!("suite/scenarios/{id}.yaml"),
         steps: vec![StepInfo {
             line: 9,
             call: format!("{function}(fd=$sandbox, path=\"a<b\")"),
             expect: Some("one of perm, notcapable (A1)".into()),
+            accepts_success: false,
+            probe: None,
         }],
         end: "exit 0".into(),
         denial: denial.map(|(v, c)| DenialCell { vector: v.into(), column: c.into() }),
@@ -32,6 +37,7 @@ fn result(runtime: &str, scenario: &str, status: &str, verdict: &str, message: &
         scenario: scenario.into(),
         status: status.into(),
         verdict: verdict.into(),
+        cause: None,
         message: message.into(),
         reproduce: format!("cargo run --release -- run --runtime {runtime} --scenario {scenario}"),
         ending: Some("exit 0".into()),
@@ -44,24 +50,42 @@ fn result(runtime: &str, scenario: &str, status: &str, verdict: &str, message: &
 
 /// The sample report.
 pub fn sample() -> Report {
+    let mut choice = scenario("fd_read/c", None);
+    choice.strength = "choice".into();
+    choice.choice = Some("the reference fills every iovec <in order> & says why".into());
+    let mut rights = scenario("fd_fdstat_set_rights/r", None);
+    rights.strength = "should".into();
+    rights.requires = vec!["rights".into()];
     let scenarios = vec![
         scenario("path_open/a", Some(("dotdot", "path_open"))),
         scenario("path_open/<b&c>", None),
         scenario("fd_write/b", None),
+        choice,
+        rights,
     ];
     let mut results = Vec::new();
     for s in &scenarios {
         results.push(result("reference", &s.id, "pass", "pass", ""));
     }
     results.push(result("wasmtime", "path_open/a", "pass", "pass", ""));
-    results.push(result(
+    let mut known = result(
         "wasmtime",
         "path_open/<b&c>",
         "expected-fail",
         "fail",
         "known failure: returns <noent> & not perm\nstep 1 (line 9): path_open(...)\n    errno: expected perm, observed noent",
-    ));
+    );
+    known.cause = Some("no-rights-model".into());
+    results.push(known);
     results.push(result("wasmtime", "fd_write/b", "fail", "crash", "runtime crash: ]]> </script> \u{1} bad"));
+    results.push(result("wasmtime", "fd_read/c", "expected-fail", "fail", "known failure: short read\nstep 1: …"));
+    results.push(result(
+        "wasmtime",
+        "fd_fdstat_set_rights/r",
+        "not-applicable",
+        "not-applicable",
+        "not applicable: no rights model: fd_fdstat_set_rights answers notsup",
+    ));
     let runtime = |name: &str, available: bool| RuntimeInfo {
         name: name.into(),
         version: "1.0 <beta>".into(),
@@ -69,8 +93,9 @@ pub fn sample() -> Report {
         reason: (!available).then(|| "`node` not found on PATH & friends".into()),
         expectations: None,
         elapsed_s: 0.5,
+        figures: None,
     };
-    Report {
+    let mut report = Report {
         schema: SCHEMA.into(),
         meta: Meta {
             project_version: "0.1.0".into(),
@@ -82,7 +107,13 @@ pub fn sample() -> Report {
             elapsed_s: 1.5,
         },
         runtimes: vec![runtime("reference", true), runtime("wasmtime", true), runtime("node", false)],
-        functions: vec!["fd_write".into(), "path_open".into(), "sched_yield".into()],
+        functions: vec![
+            "fd_fdstat_set_rights".into(),
+            "fd_read".into(),
+            "fd_write".into(),
+            "path_open".into(),
+            "sched_yield".into(),
+        ],
         scenarios,
         results,
         denial: DenialAxes {
@@ -100,5 +131,7 @@ pub fn sample() -> Report {
         },
         wasi_testsuite: None,
         baseline: None,
-    }
+    };
+    report.refresh_figures();
+    report
 }

@@ -1,6 +1,6 @@
 // wasi-conform report: the page's script (src/report/assets/report.js), inlined.
 // Filters and the scenario drill-down live in the URL fragment, e.g.
-// #runtime=wasmtime,node&function=path_open&status=fail,expected-fail&verdict=escape&scenario=path_open/x
+// #runtime=wasmtime,node&function=path_open&status=fail,not-applicable&verdict=escape&scenario=path_open/x
 // so a filtered view can be linked to (a fragment without `=`, like `#matrix`, is a plain
 // anchor and leaves the filters as they are). The applied state is mirrored into the
 // data-* attributes of #filter-state (read by the browser test).
@@ -8,8 +8,13 @@
   "use strict";
   var data = JSON.parse(document.getElementById("report-data").textContent);
   var allRuntimes = data.runtimes.map(function (r) { return r.name; });
-  var allStatuses = ["pass", "expected-fail", "fail", "unexpected-pass", "error"];
-  var allVerdicts = ["pass", "fail", "escape", "timeout", "crash", "error"];
+  // The statuses and verdicts the filters offer: the page's own checkboxes (one list, in
+  // src/report/html.rs).
+  function values(name) {
+    return Array.prototype.map.call(document.querySelectorAll("input[name=" + name + "]"), function (c) { return c.value; });
+  }
+  var allStatuses = values("status");
+  var allVerdicts = values("verdict");
   var scenarios = {};
   data.scenarios.forEach(function (s) { scenarios[s.id] = s; });
   var results = {};
@@ -122,14 +127,24 @@
     aside.appendChild(el("h2", { text: s.id }));
     aside.appendChild(el("p", { text: s.summary }));
     aside.appendChild(el("p", { class: "meta" }, ["spec (" + s.strength + "): " + s.spec]));
+    if (s.choice) {
+      aside.appendChild(el("p", { class: "choice" }, [el("strong", { text: "The reference's choice" }),
+        " (agreement with it is not conformance): " + s.choice]));
+    }
+    if (s.requires && s.requires.length) {
+      aside.appendChild(el("p", { class: "meta", text: "requires: " + s.requires.join(", ") +
+        " (a runtime without it is not applicable, neither pass nor fail)" }));
+    }
     aside.appendChild(el("p", { class: "meta" }, ["file: ", el("code", { text: s.source })]));
     if (s.denial) aside.appendChild(el("p", { class: "meta", text: "capability denial: vector " + s.denial.vector + ", " + s.denial.column }));
     var rts = st.runtimes.filter(function (r) { return results[s.id] && results[s.id][r]; });
     var head = el("tr", {}, [el("th", { text: "step" }), el("th", { text: "call (as written)" }), el("th", { text: "expected" })]
       .concat(rts.map(function (r) { return el("th", { text: r }); })));
     var table = el("table", { id: "steps-table" }, [head]);
+    var number = 0;
     s.steps.forEach(function (step, i) {
-      var tr = el("tr", {}, [el("td", { text: (i + 1) + " (line " + step.line + ")" }), el("td", { class: "mono", text: step.call }),
+      var label = step.probe ? "probe: " + step.probe : String(++number);
+      var tr = el("tr", {}, [el("td", { text: label + " (line " + step.line + ")" }), el("td", { class: "mono", text: step.call }),
         el("td", { text: step.expect === null ? "(not checked)" : step.expect })]);
       rts.forEach(function (r) {
         var seen = results[s.id][r].steps[i];
@@ -152,6 +167,7 @@
       var block = el("div", { class: "runtime-block", "data-detail-runtime": r }, [
         el("strong", { text: r + ": " }), el("span", { class: "st-" + x.status, text: " " + x.status + " " }),
         " verdict " + x.verdict]);
+      if (x.cause) block.appendChild(el("div", { class: "cause" }, ["cause: ", el("code", { text: x.cause })]));
       if (x.message) block.appendChild(el("pre", { text: x.message }));
       block.appendChild(el("div", {}, ["reproduce: ", el("code", { class: "reproduce", text: x.reproduce })]));
       aside.appendChild(block);
