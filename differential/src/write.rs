@@ -37,7 +37,12 @@ pub fn bless(program: &Scenario, reference: &Observation, focus: &Divergence) ->
                     .iter()
                     .find(|r| normalise::situations(&step).contains(&r.when) && r.set.contains(&e));
                 step.expect.errno = Some(match rule {
-                    Some(r) => ErrnoExpect::OneOf { set: r.set.to_vec(), trap: false, any_error: false, because: r.reason.to_owned() },
+                    Some(r) => ErrnoExpect::OneOf {
+                        set: r.set.to_vec(),
+                        trap: false,
+                        any_error: false,
+                        because: r.reason.to_owned(),
+                    },
                     None => ErrnoExpect::One(e),
                 });
                 if focus.place == Place::Step(k) && *raw == 0 {

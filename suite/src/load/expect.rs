@@ -118,7 +118,9 @@ impl<'de> Deserialize<'de> for ErrnoValue {
                     return Err(de::Error::custom("`because` must say why the spec allows each answer"));
                 }
                 if set.contains(&Errno::Success) && any_error {
-                    return Err(de::Error::custom("`any-error` with `success` accepts everything: check nothing instead"));
+                    return Err(de::Error::custom(
+                        "`any-error` with `success` accepts everything: check nothing instead",
+                    ));
                 }
                 Ok(ErrnoValue(ErrnoExpect::OneOf { set, trap, any_error, because: s.because }))
             }
