@@ -9,6 +9,7 @@
 //! process). The suite (`wasi-conform-suite`) and the CLI use [`all_runtimes`].
 
 pub mod bun;
+pub mod capabilities;
 pub mod command;
 pub mod compile_cache;
 pub mod configured;

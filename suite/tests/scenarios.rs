@@ -21,9 +21,10 @@ use std::sync::{Arc, Mutex};
 use libtest_mimic::{Arguments, Failed, Trial};
 use wasi_conform_abi::FUNCTIONS;
 use wasi_conform_runners::matrix::{run_case, CaseResult, Prepared};
-use wasi_conform_runners::{all_runtimes, Availability, Runtime};
+use wasi_conform_runners::{all_runtimes, capabilities, Availability, Runtime};
 use wasi_conform_suite::discover;
 use wasi_conform_suite::expectations::{Expectations, Status};
+use wasi_conform_suite::scenario::Capability;
 
 /// Scenarios each function needs at least.
 const MIN_PER_FUNCTION: usize = 3;
@@ -106,8 +107,25 @@ fn main() {
                 }
             }));
         }
+        // Capabilities this runtime lacks: the trials of scenarios that require one are
+        // labelled `[not-applicable]` (they still run, and must come out not-applicable).
+        let lacking: Vec<Capability> = if availability == Availability::Available {
+            Capability::ALL
+                .into_iter()
+                .filter(|c| match capabilities::missing(rt.as_ref(), *c) {
+                    Some(why) => {
+                        eprintln!("note: runtime `{}`: {why}; scenarios requiring it are not applicable", rt.name());
+                        true
+                    }
+                    None => false,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         for (i, p) in prepared.iter().enumerate() {
             let name = format!("{}/{}", rt.name(), p.scenario.id);
+            let not_applicable = p.scenario.require.iter().any(|c| lacking.contains(c));
             let (rt, exp, prepared, observed) = (rt.clone(), exp.clone(), prepared.clone(), observed.clone());
             let available = availability == Availability::Available;
             let trial = Trial::test(name, move || {
@@ -122,7 +140,8 @@ fn main() {
                 observed.lock().expect("observed lock").push(r);
                 verdict
             })
-            .with_ignored_flag(!available);
+            .with_ignored_flag(!available)
+            .with_kind(if not_applicable { "not-applicable" } else { "" });
             trials.push(trial);
         }
     }
