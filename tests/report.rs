@@ -2,10 +2,16 @@
 //!
 //! * `committed_report_is_current`: without running any runtime, the committed
 //!   `reports/report.json` covers exactly the suite's scenarios, every runtime recorded in
-//!   it agrees with its expectation file (listed = `expected-fail`, otherwise `pass`; the
+//!   it agrees with its expectation file (listed = `expected-fail` with the entry's `cause`,
+//!   otherwise `pass`, or `not-applicable` for a scenario that requires a capability; the
 //!   scenario harness checks the expectation files against the real runtimes), and the
 //!   other committed files (HTML, Markdown, JUnit, the README table) are what the renderer
 //!   makes of that JSON. On failure it prints the command that regenerates everything.
+//! * `headline_figures_on_real_runs`: the reference and Wasmtime over the rights scenarios
+//!   (Wasmtime has no rights model, so those that `require: [rights]` are not applicable to
+//!   it) and over `choice` scenarios (where Wasmtime is known to differ from the
+//!   reference's pick): the per-runtime figures in `report.json` are those of its results,
+//!   the tables and JUnit show them, and `--from` re-renders every file byte for byte.
 //! * `baseline_diff_in_every_format`: two real runs (reference + Wasmtime on a few
 //!   scenarios), the second against a copy of the first's JSON with statuses flipped, a
 //!   scenario dropped and one invented: the changes appear in all four files.
@@ -66,7 +72,7 @@ fn committed_report_is_current() {
         Err(e) => panic!("{}", stale(&[format!("reports/report.json: {e}")])),
     };
     let mut problems = Vec::new();
-    assert_eq!(report["schema"], "wasi-conform/report/v1", "{}", stale(&["not a v1 report".into()]));
+    assert_eq!(report["schema"], "wasi-conform/report/v2", "{}", stale(&["not a v2 report".into()]));
     if !report["meta"]["filter"].is_null() {
         problems.push(format!("made with --filter {}", report["meta"]["filter"]));
     }
@@ -84,11 +90,19 @@ fn committed_report_is_current() {
     }
 
     // Every recorded runtime: one result per scenario, each as its expectation file says.
-    let mut by_runtime: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let requires: BTreeSet<&str> = report["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["requires"].as_array().is_some_and(|r| !r.is_empty()))
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    let mut by_runtime: BTreeMap<String, BTreeMap<String, (String, Option<String>)>> = BTreeMap::new();
     for r in report["results"].as_array().unwrap() {
         let (rt, id, status) =
             (r["runtime"].as_str().unwrap(), r["scenario"].as_str().unwrap(), r["status"].as_str().unwrap());
-        by_runtime.entry(rt.to_owned()).or_default().insert(id.to_owned(), status.to_owned());
+        let cause = r["cause"].as_str().map(str::to_owned);
+        by_runtime.entry(rt.to_owned()).or_default().insert(id.to_owned(), (status.to_owned(), cause));
     }
     let exp_dir = discover::suite_dir().join("expectations");
     for rt in report["runtimes"].as_array().unwrap() {
@@ -100,11 +114,22 @@ fn committed_report_is_current() {
         let exp = Expectations::load(&exp_dir, name).expect("expectation file loads");
         let results = by_runtime.remove(name).unwrap_or_default();
         for id in &recorded {
-            let want = if exp.get(id).is_some() { "expected-fail" } else { "pass" };
+            let entry = exp.get(id);
+            let want: &[&str] = match entry {
+                Some(_) => &["expected-fail"],
+                None if requires.contains(id.as_str()) => &["pass", "not-applicable"],
+                None => &["pass"],
+            };
+            let want_cause = entry.and_then(|e| e.cause.clone());
             match results.get(id) {
                 None => problems.push(format!("{name}: no result for {id}")),
-                Some(got) if got != want => problems
-                    .push(format!("{name} {id}: {got} in the report, but suite/expectations/{name}.toml says {want}")),
+                Some((got, _)) if !want.contains(&got.as_str()) => problems.push(format!(
+                    "{name} {id}: {got} in the report, but suite/expectations/{name}.toml says {}",
+                    want.join(" or ")
+                )),
+                Some((_, cause)) if *cause != want_cause => problems.push(format!(
+                    "{name} {id}: cause {cause:?} in the report, but suite/expectations/{name}.toml says {want_cause:?}"
+                )),
                 Some(_) => {}
             }
         }
@@ -168,6 +193,151 @@ fn doctor(report: &mut Value) -> (String, String, String, String) {
     (marked_failing, marked_passing, dropped, "fd_read/invented-<&>".into())
 }
 
+/// The report of a small real run: (its JSON, its output directory).
+fn small_report(tmp: &Path, name: &str, filter: &str) -> (Value, PathBuf) {
+    let out = tmp.join(name);
+    run_ok(
+        bin().args(["report", "--runtime", "reference,wasmtime", "--filter", filter, "--jobs", "2", "--out"]).arg(&out),
+    );
+    (json(&out.join("report.json")), out)
+}
+
+/// The results of one runtime in a report.
+fn results_of<'a>(report: &'a Value, runtime: &str) -> Vec<&'a Value> {
+    report["results"].as_array().unwrap().iter().filter(|r| r["runtime"] == runtime).collect()
+}
+
+/// A runtime's `figures`.
+fn figures<'a>(report: &'a Value, runtime: &str) -> &'a Value {
+    let rt = report["runtimes"].as_array().unwrap().iter().find(|r| r["name"] == runtime).unwrap();
+    &rt["figures"]
+}
+
+/// `report --from DIR/report.json` renders the same four files.
+fn rerenders_identically(dir: &Path, tmp: &Path) {
+    let again = tmp.join(format!("{}-again", dir.file_name().unwrap().to_string_lossy()));
+    run_ok(bin().arg("report").arg("--from").arg(dir.join("report.json")).arg("--out").arg(&again));
+    for name in ["report.json", "index.html", "summary.md", "junit.xml"] {
+        assert!(read(&again.join(name)) == read(&dir.join(name)), "{name} differs when re-rendered from its JSON");
+    }
+}
+
+#[test]
+fn headline_figures_on_real_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+
+    // The rights scenarios: some require a rights model, which Wasmtime lacks.
+    let (report, out) = small_report(tmp.path(), "rights", "fd_fdstat_set_rights/");
+    assert_eq!(report["schema"], "wasi-conform/report/v2");
+    let scenarios = report["scenarios"].as_array().unwrap();
+    let requiring: BTreeSet<&str> = scenarios
+        .iter()
+        .filter(|s| s["requires"] == serde_json::json!(["rights"]))
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert!(!requiring.is_empty(), "some rights scenarios require: [rights]");
+    let wasmtime = results_of(&report, "wasmtime");
+    let not_applicable: BTreeSet<&str> =
+        wasmtime.iter().filter(|r| r["verdict"] == "not-applicable").map(|r| r["scenario"].as_str().unwrap()).collect();
+    assert_eq!(not_applicable, requiring, "Wasmtime has no rights model: every scenario requiring one does not apply");
+    for r in wasmtime.iter().filter(|r| r["verdict"] == "not-applicable") {
+        assert!(r["message"].as_str().unwrap().starts_with("not applicable: "), "{r}");
+    }
+    let strength: BTreeMap<&str, &str> =
+        scenarios.iter().map(|s| (s["id"].as_str().unwrap(), s["strength"].as_str().unwrap())).collect();
+    // Wasmtime's figures are those of its results, the not-applicable ones left out.
+    let applicable: Vec<&&Value> = wasmtime.iter().filter(|r| r["verdict"] != "not-applicable").collect();
+    let conformance = |must_only: bool| {
+        let rows: Vec<_> = applicable
+            .iter()
+            .filter(|r| match strength[r["scenario"].as_str().unwrap()] {
+                "must" => true,
+                "should" | "de-facto" => !must_only,
+                _ => false,
+            })
+            .collect();
+        serde_json::json!({"passed": rows.iter().filter(|r| r["verdict"] == "pass").count(), "applicable": rows.len()})
+    };
+    let f = figures(&report, "wasmtime");
+    assert_eq!(f["not_applicable"], requiring.len(), "{f}");
+    assert_eq!(f["conformance"], conformance(false), "{f}");
+    assert_eq!(f["must"], conformance(true), "{f}");
+    assert_eq!(
+        f["conformance"]["applicable"].as_u64().unwrap() as usize,
+        scenarios.len() - requiring.len(),
+        "the denominator leaves the not-applicable scenarios out: {f}"
+    );
+    let reference = figures(&report, "reference");
+    assert_eq!(reference["not_applicable"], 0, "the reference has a rights model");
+    assert_eq!(reference["conformance"]["passed"], reference["conformance"]["applicable"]);
+    assert_eq!(reference["conformance"]["applicable"], scenarios.len());
+    assert_eq!(f["unexpected"], 0, "Wasmtime agrees with its expectation file: {f}");
+
+    // summary.md: the row of figures, and the not-applicable count in its own column.
+    let md = read(&out.join("summary.md"));
+    let pct = |p: &Value| {
+        let (a, b) = (p["passed"].as_u64().unwrap(), p["applicable"].as_u64().unwrap());
+        format!("{a} / {b} ({:.1}%)", 100.0 * a as f64 / b as f64)
+    };
+    let row = format!(
+        "| wasmtime | {} | {} | {} | - | {} | {} / {} | 0 |",
+        report["runtimes"][1]["version"].as_str().unwrap(),
+        pct(&f["conformance"]),
+        pct(&f["must"]),
+        requiring.len(),
+        f["known_failures"]["scenarios"],
+        f["known_failures"]["causes"],
+    );
+    assert!(md.contains(&row), "{row}\nnot in:\n{md}");
+    assert!(md.contains("| runtime | version | conformance (must+should+de-facto) | must | agrees with the reference's choices | not applicable | known failures (scenarios / causes) | unexpected results |"));
+    // junit.xml: skipped as not applicable, not as an expected failure, and no failure.
+    let junit = read(&out.join("junit.xml"));
+    let na = junit.matches("<skipped message=\"not applicable: ").count();
+    assert_eq!(na, requiring.len(), "{junit}");
+    assert!(junit.contains("<testsuite name=\"wasmtime\""));
+    assert!(!junit.contains("<failure"), "{junit}");
+    // index.html: those cells are not-applicable.
+    let html = read(&out.join("index.html"));
+    assert_eq!(
+        html.matches("data-runtime=\"wasmtime\" data-status=\"not-applicable\" data-verdict=\"not-applicable\"")
+            .count(),
+        wasmtime.iter().filter(|r| r["status"] == "not-applicable").count()
+    );
+    rerenders_identically(&out, tmp.path());
+
+    // Choice scenarios: Wasmtime writes only the first non-empty ciovec, a difference from
+    // the reference's pick, which is agreement, not conformance.
+    let (report, out) = small_report(tmp.path(), "choices", "gather-writes-every-ciovec");
+    let scenarios = report["scenarios"].as_array().unwrap();
+    assert!(!scenarios.is_empty());
+    for s in scenarios {
+        assert_eq!(s["strength"], "choice", "{s}");
+        assert!(s["choice"].as_str().is_some_and(|c| c.contains("Wasmtime")), "the reference's pick and why: {s}");
+    }
+    let wasmtime = results_of(&report, "wasmtime");
+    let agreeing = wasmtime.iter().filter(|r| r["verdict"] == "pass").count();
+    assert!(agreeing < scenarios.len(), "Wasmtime differs from the reference's choice here");
+    let f = figures(&report, "wasmtime");
+    assert_eq!(f["choices"], serde_json::json!({"passed": agreeing, "applicable": scenarios.len()}), "{f}");
+    assert_eq!(f["conformance"], serde_json::json!({"passed": 0, "applicable": 0}), "no conformance scenario: {f}");
+    assert_eq!(f["known_failures"]["scenarios"], 0, "a choice difference is no known failure: {f}");
+    let reference = figures(&report, "reference");
+    assert_eq!(reference["choices"], serde_json::json!({"passed": scenarios.len(), "applicable": scenarios.len()}));
+    let md = read(&out.join("summary.md"));
+    let row = format!(
+        "| wasmtime | {} | - | - | {agreeing} / {} ({:.1}%) | 0 | 0 / 0 | {} |",
+        report["runtimes"][1]["version"].as_str().unwrap(),
+        scenarios.len(),
+        100.0 * agreeing as f64 / scenarios.len() as f64,
+        f["unexpected"]
+    );
+    assert!(md.contains(&row), "{row}\nnot in:\n{md}");
+    assert!(md.contains("agreement with the reference's pick, not conformance"), "the legend says so");
+    let html = read(&out.join("index.html"));
+    assert!(html.contains("<td class=\"strength strength-choice\" title=\"the reference's choice: "), "strength shown");
+    rerenders_identically(&out, tmp.path());
+}
+
 #[test]
 fn baseline_diff_in_every_format() {
     let tmp = tempfile::tempdir().unwrap();
@@ -192,9 +362,15 @@ fn baseline_diff_in_every_format() {
         let seen = r["steps"].as_array().unwrap();
         assert_eq!(seen.len(), steps.len(), "{r}");
         for (want, got) in steps.iter().zip(seen) {
-            // A call that traps (as a scenario may expect) returns no errno to judge.
-            let judged = !want["expect"].is_null() && got["observed"] != "did not return";
-            assert_eq!(got["errno_ok"], if judged { Value::Bool(true) } else { Value::Null }, "{r}");
+            // A call that traps (as a scenario may expect) returns no errno to judge: it is
+            // right when the step lists the trap among its answers, unjudged otherwise.
+            match got["observed"].as_str().unwrap() {
+                "did not return" | "trapped" => assert_ne!(got["errno_ok"], Value::Bool(false), "{r}"),
+                _ => {
+                    let judged = !want["expect"].is_null();
+                    assert_eq!(got["errno_ok"], if judged { Value::Bool(true) } else { Value::Null }, "{r}");
+                }
+            }
         }
     }
     let d = &now["baseline"];
@@ -238,7 +414,7 @@ fn unknown_baseline_schema_is_refused() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("schema `wasi-conform/run/v1`, expected `wasi-conform/report/v1`"), "{err}");
+    assert!(err.contains("schema `wasi-conform/run/v1`, expected `wasi-conform/report/v2`"), "{err}");
 }
 
 #[test]

@@ -1,10 +1,12 @@
-//! The HTML report in a real browser: a report of a small real run (the reference and
-//! Wasmtime over the `path_` scenarios) opened in headless Chromium, whose DOM after load
-//! is dumped and read. Checked: no console message or uncaught error (Chromium's stderr,
-//! and the page's own error hook, `#console-errors`), the matrix has a row per runtime,
-//! and the filters and the drill-down, driven through the URL fragment, leave the state
-//! the page's script mirrors into `#filter-state`. The JUnit file goes through Chromium's
-//! XML parser too (well-formedness).
+//! The HTML report in a real browser: reports of small real runs (the reference and
+//! Wasmtime over the `path_` scenarios, and over the `fd_` ones, among which are scenarios
+//! that require a rights model Wasmtime lacks and `choice` scenarios) opened in headless
+//! Chromium, whose DOM after load is dumped and read. Checked: no console message or
+//! uncaught error (Chromium's stderr, and the page's own error hook, `#console-errors`),
+//! the matrix has a row per runtime, and the filters (the `not-applicable` status and
+//! verdict among them) and the drill-down (a choice's reasoning, a required capability's
+//! probe), driven through the URL fragment, leave the state the page's script mirrors into
+//! `#filter-state`. The JUnit file goes through Chromium's XML parser too (well-formedness).
 //!
 //! Chromium is required: without it the test fails and says how to install it (`.ci/run`
 //! installs Debian's `chromium`). `CHROMIUM=/path/to/chrome` selects another binary.
@@ -94,18 +96,84 @@ fn loaded_cleanly(dom: &str, stderr: &str) {
     assert!(dom.contains("<body data-ready=\"true\">"), "the page's script did not finish");
 }
 
+/// A report of the reference and Wasmtime over the scenarios whose id contains `filter`.
+fn report(filter: &str, out: &Path) -> Value {
+    let gen = Command::new(env!("CARGO_BIN_EXE_wasi-conform"))
+        .args(["report", "--runtime", "reference,wasmtime", "--filter", filter, "--out"])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(gen.status.success(), "report failed: {}", String::from_utf8_lossy(&gen.stderr));
+    serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap()
+}
+
+/// The `<aside id="detail">` element of a dumped page.
+fn detail(dom: &str) -> &str {
+    let detail = &dom[dom.find("<aside id=\"detail\"").unwrap()..];
+    &detail[..detail.find("</aside>").unwrap()]
+}
+
+#[test]
+fn not_applicable_and_choices_in_headless_chromium() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("report");
+    let report = report("fd_", &out);
+    let results = report["results"].as_array().unwrap();
+    let scenarios = report["scenarios"].as_array().unwrap();
+    let page = format!("file://{}", out.join("index.html").display());
+
+    // The not-applicable status: Wasmtime's scenarios that require a rights model.
+    let wasmtime = |key: &str| {
+        results
+            .iter()
+            .filter(|r| r["runtime"] == "wasmtime" && r[key] == "not-applicable")
+            .map(|r| r["scenario"].as_str().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let by_verdict = wasmtime("verdict");
+    assert!(!by_verdict.is_empty(), "Wasmtime has no rights model: some fd_ scenarios do not apply to it");
+    let by_status = wasmtime("status");
+    let (dom, stderr) = dump_dom(&format!("{page}#runtime=wasmtime&status=not-applicable"), tmp.path());
+    loaded_cleanly(&dom, &stderr);
+    assert_eq!(attr(&dom, "filter-state", "data-statuses"), "not-applicable");
+    assert_eq!(attr(&dom, "filter-state", "data-visible-scenarios"), by_status.len().to_string());
+    assert!(dom.contains("<input type=\"checkbox\" name=\"status\" value=\"not-applicable\" checked=\"\">"), "checked");
+    assert!(dom.contains("<input type=\"checkbox\" name=\"status\" value=\"pass\">"), "pass unchecked");
+    assert!(!by_status.is_empty(), "suite/expectations/wasmtime.toml lists none of them (they do not apply)");
+    for id in &by_status {
+        let at = dom.find(&format!("<tr data-scenario=\"{id}\"")).unwrap_or_else(|| panic!("{id}'s row"));
+        let tag = &dom[at..at + dom[at..].find('>').unwrap()];
+        assert!(!tag.contains("hidden"), "{id} shown: {tag}");
+    }
+    // The verdict filter, and the drill-down of one of them: the probe and the requirement.
+    let (dom, stderr) =
+        dump_dom(&format!("{page}#runtime=wasmtime&verdict=not-applicable&scenario={}", by_verdict[0]), tmp.path());
+    loaded_cleanly(&dom, &stderr);
+    assert_eq!(attr(&dom, "filter-state", "data-verdicts"), "not-applicable");
+    assert_eq!(attr(&dom, "filter-state", "data-visible-scenarios"), by_verdict.len().to_string());
+    let d = detail(&dom);
+    assert!(d.contains("requires: rights"), "{d}");
+    assert!(d.contains("<td>probe: rights (line "), "{d}");
+    assert!(d.contains("not applicable: "), "{d}");
+
+    // A choice scenario's drill-down says what the reference picked and why.
+    let choice = scenarios.iter().find(|s| s["strength"] == "choice").expect("a choice scenario among fd_");
+    let id = choice["id"].as_str().unwrap();
+    let (dom, stderr) = dump_dom(&format!("{page}#scenario={id}"), tmp.path());
+    loaded_cleanly(&dom, &stderr);
+    let d = detail(&dom);
+    assert!(d.contains("<p class=\"choice\"><strong>The reference's choice</strong>"), "{d}");
+    let pick = choice["choice"].as_str().unwrap();
+    let start: String = pick.chars().take(40).collect();
+    assert!(d.contains(&start.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")), "{d}");
+}
+
 #[test]
 fn html_report_in_headless_chromium() {
     let browser = chromium();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("report");
-    let gen = Command::new(env!("CARGO_BIN_EXE_wasi-conform"))
-        .args(["report", "--runtime", "reference,wasmtime", "--filter", "path_", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(gen.status.success(), "report failed: {}", String::from_utf8_lossy(&gen.stderr));
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let report = report("path_", &out);
     let results = report["results"].as_array().unwrap();
     let scenarios = report["scenarios"].as_array().unwrap();
     let page = format!("file://{}", out.join("index.html").display());
@@ -142,8 +210,7 @@ fn html_report_in_headless_chromium() {
     assert!(dom.contains("<tr data-runtime=\"reference\" class=\"hidden\">"), "reference's matrix row hidden");
     assert!(dom.contains("<input type=\"checkbox\" name=\"status\" value=\"pass\">"), "pass unchecked");
     // The drill-down: expected vs observed per step, and wasmtime's reproduce command.
-    let detail = &dom[dom.find("<aside id=\"detail\"").unwrap()..];
-    let detail = &detail[..detail.find("</aside>").unwrap()];
+    let detail = detail(&dom);
     assert!(!detail.starts_with("<aside id=\"detail\" hidden"), "the drill-down is open");
     assert!(detail.contains(&format!("<h2>{}</h2>", xfail[0])), "{detail}");
     assert!(detail.contains("Expected vs observed per step"), "{detail}");

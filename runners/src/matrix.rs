@@ -107,6 +107,12 @@ fn run_and_judge(rt: &dyn Runtime, p: &Prepared, exp: &Expectations) -> (CaseRes
     let status = classify(&v, known);
     let message = match (status, known, &v) {
         (Status::ExpectedFail, Some(k), v) => format!("known failure: {}\n{}", k.reason, v.message()),
+        (Status::UnexpectedPass, Some(k), Verdict::NotApplicable(why)) => format!(
+            "listed as a known failure ({}) but it does not apply here ({why}): remove it from \
+             suite/expectations/{}.toml",
+            k.reason,
+            rt.name()
+        ),
         (Status::UnexpectedPass, Some(k), _) => format!(
             "listed as a known failure ({}) but it passes: remove it from suite/expectations/{}.toml",
             k.reason,

@@ -156,7 +156,12 @@ fn runtimes(s: &mut String, r: &Report) {
     }
     s.push_str("<th>expectation file</th><th>time</th></tr></thead><tbody>\n");
     for rt in &r.runtimes {
-        let _ = write!(s, "<tr data-runtime=\"{0}\"><th>{0}</th><td class=\"mono\">{1}</td>", xml(&rt.name), xml(&rt.version));
+        let _ = write!(
+            s,
+            "<tr data-runtime=\"{0}\"><th>{0}</th><td class=\"mono\">{1}</td>",
+            xml(&rt.name),
+            xml(&rt.version)
+        );
         let Some(f) = &rt.figures else {
             let _ = writeln!(
                 s,
@@ -203,10 +208,8 @@ fn runtimes(s: &mut String, r: &Report) {
 /// `cause`, as HTML: the same words as `summary.md`.
 fn legend_html(r: &Report) -> String {
     let mut out = inline_markdown(super::markdown::LEGEND);
-    let uncaused: Vec<String> = super::markdown::uncaused(r)
-        .into_iter()
-        .map(|(name, n, of)| format!("{} {n} of {of}", xml(name)))
-        .collect();
+    let uncaused: Vec<String> =
+        super::markdown::uncaused(r).into_iter().map(|(name, n, of)| format!("{} {n} of {of}", xml(name))).collect();
     if !uncaused.is_empty() {
         let _ = write!(
             out,
@@ -498,13 +501,14 @@ fn scenario_table(s: &mut String, r: &Report) {
     s.push_str("</tbody></table>\n</section>\n");
 }
 
-/// A result's first difference: the message's first line after a known-failure reason.
-fn first_difference(x: &ResultRow) -> &str {
-    let mut lines = x.message.lines();
+/// A result's first difference: the message's first line after a known-failure reason,
+/// with the indented line under it (`errno: expected …, observed …`) when there is one.
+fn first_difference(x: &ResultRow) -> String {
+    let mut lines = x.message.lines().skip_while(|l| l.starts_with("known failure: "));
+    let first = lines.next().unwrap_or_else(|| x.message.lines().next().unwrap_or(""));
     match lines.next() {
-        Some(l) if l.starts_with("known failure: ") => lines.next().unwrap_or(l),
-        Some(l) => l,
-        None => "",
+        Some(detail) if detail.starts_with(' ') => format!("{first} — {}", detail.trim()),
+        Some(_) | None => first.to_owned(),
     }
 }
 
@@ -629,7 +633,7 @@ fn denial(s: &mut String, r: &Report) {
                 "<li data-runtime=\"{0}\">{0}: {1} <small>{2}</small></li>",
                 xml(&x.runtime),
                 scenario_link(&x.scenario),
-                xml(first_difference(x))
+                xml(&first_difference(x))
             );
         }
         s.push_str("</ul></details>\n");
@@ -837,9 +841,13 @@ mod tests {
             ),
             "{wasmtime}"
         );
-        assert!(h.contains("<p id=\"legend\"><strong>Conformance</strong>: scenarios passed among the <code>must</code>"));
+        assert!(
+            h.contains("<p id=\"legend\"><strong>Conformance</strong>: scenarios passed among the <code>must</code>")
+        );
         assert!(h.contains("(<code>suite/expectations/&lt;runtime&gt;.toml</code>)"));
-        assert!(h.contains("<details data-cause=\"no-rights-model\"><summary><code>no-rights-model</code> (1)</summary>"));
+        assert!(
+            h.contains("<details data-cause=\"no-rights-model\"><summary><code>no-rights-model</code> (1)</summary>")
+        );
         assert!(!h.contains("id=\"uncaused\""));
     }
 
@@ -851,9 +859,13 @@ mod tests {
         ), "{h}");
         assert!(h.contains("<td class=\"strength strength-must\">must</td>"));
         assert!(h.contains("data-status=\"expected-fail\" data-verdict=\"fail\" data-cause=\"no-rights-model\" title=\"wasmtime: expected-fail (verdict fail); cause no-rights-model\">×</td>"), "{h}");
-        assert!(h.contains("<td class=\"causes\"><div data-runtime=\"wasmtime\">wasmtime: <code>no-rights-model</code></div></td>"));
+        assert!(h.contains(
+            "<td class=\"causes\"><div data-runtime=\"wasmtime\">wasmtime: <code>no-rights-model</code></div></td>"
+        ));
         assert!(h.contains("<td class=\"st st-not-applicable\" data-runtime=\"wasmtime\" data-status=\"not-applicable\" data-verdict=\"not-applicable\""));
-        assert!(h.contains("<input type=\"checkbox\" name=\"status\" value=\"not-applicable\" checked> not applicable</label>"));
+        assert!(h.contains(
+            "<input type=\"checkbox\" name=\"status\" value=\"not-applicable\" checked> not applicable</label>"
+        ));
         assert!(h.contains("<input type=\"checkbox\" name=\"verdict\" value=\"not-applicable\" checked>"));
     }
 
@@ -869,7 +881,8 @@ mod tests {
         let h = render(&r);
         let escapes = h.find("<table id=\"escape-table\">").unwrap();
         assert!(escapes < h.find("<table id=\"denial-summary\">").unwrap());
-        assert!(h[escapes..].contains("<td class=\"mono\">SANDBOX ESCAPE: changed outside the preopens: outside/secret</td>"));
+        assert!(h[escapes..]
+            .contains("<td class=\"mono\">SANDBOX ESCAPE: changed outside the preopens: outside/secret</td>"));
         assert!(h.contains("<td class=\"num st-fail\" data-kind=\"escape\"><a href=\"#denial-escape\">1</a></td>"));
         assert!(h.contains("<details id=\"denial-escape\" class=\"denial-list\"><summary>escapes: 1 results</summary>"));
         assert!(h.contains("class=\"badge st-fail escape\""));

@@ -218,7 +218,9 @@ pub fn summary(r: &Report) -> String {
     s.push_str(&runtime_table(r));
     s.push('\n');
     s.push_str(&legend(r));
-    s.push_str("\nA pass is the verdict: the runtime did what the scenario says, whatever its expectation file lists.\n");
+    s.push_str(
+        "\nA pass is the verdict: the runtime did what the scenario says, whatever its expectation file lists.\n",
+    );
     s.push_str("\n## Known failures by cause\n\n");
     s.push_str(&causes(r));
     s.push_str(
@@ -358,7 +360,9 @@ fn divergences(r: &Report) -> String {
             .iter()
             .copied()
             .filter(|rt| {
-                c.cited_by.iter().any(|id| index.get(&(*rt, id.as_str())).is_some_and(|x| x.applicable() && !x.passed()))
+                c.cited_by
+                    .iter()
+                    .any(|id| index.get(&(*rt, id.as_str())).is_some_and(|x| x.applicable() && !x.passed()))
             })
             .collect();
         let _ = writeln!(
@@ -446,7 +450,9 @@ mod tests {
             "{t}"
         );
         assert!(
-            t.contains("| wasmtime | 1.0 &lt;beta&gt; | 1 / 3 (33.3%) | 1 / 3 (33.3%) | 0 / 1 (0.0%) | 1 | 1 / 1 | 1 |"),
+            t.contains(
+                "| wasmtime | 1.0 &lt;beta&gt; | 1 / 3 (33.3%) | 1 / 3 (33.3%) | 0 / 1 (0.0%) | 1 | 1 / 1 | 1 |"
+            ),
             "{t}"
         );
         assert!(

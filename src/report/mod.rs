@@ -207,7 +207,7 @@ fn print_summary(r: &Report) {
         match &rt.figures {
             Some(f) => println!(
                 "{:<12} {:<28} conformance {:>4} / {:<4} must {:>4} / {:<4} choices {:>3} / {:<3} \
-                 not applicable {:>3}  known failures {} scenarios, {} causes  unexpected {}",
+                 not applicable {:>3}  known failures {} / {} (scenarios / causes)  unexpected {}",
                 rt.name,
                 rt.version,
                 f.conformance.passed,

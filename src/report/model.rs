@@ -396,11 +396,8 @@ impl Report {
     /// Recomputes every available runtime's [`Figures`] from the results (after collecting,
     /// and after reading a report, so that the stored figures always match its results).
     pub fn refresh_figures(&mut self) {
-        let figures: Vec<Option<Figures>> = self
-            .runtimes
-            .iter()
-            .map(|rt| rt.available.then(|| super::figures::figures(self, &rt.name)))
-            .collect();
+        let figures: Vec<Option<Figures>> =
+            self.runtimes.iter().map(|rt| rt.available.then(|| super::figures::figures(self, &rt.name))).collect();
         for (rt, f) in self.runtimes.iter_mut().zip(figures) {
             rt.figures = f;
         }

@@ -178,10 +178,17 @@
   function onControl() { location.hash = toHash(controlsState()); }
   each("#filters input, #filters select", function (c) { c.addEventListener("change", onControl); });
   document.getElementById("filter-reset").addEventListener("click", function () { location.hash = ""; });
-  // A plain anchor (`#matrix`, from the page's navigation) only scrolls: the filters stay.
+  // A plain anchor (`#matrix`, from the page's navigation) only scrolls: the filters stay;
+  // one naming a closed list (`#denial-over-refusal`) opens it.
+  function openAnchor() {
+    var target = location.hash.length > 1 && location.hash.indexOf("=") < 0 && document.getElementById(location.hash.slice(1));
+    if (target && target.tagName === "DETAILS") target.open = true;
+  }
   window.addEventListener("hashchange", function () {
     if (location.hash.length <= 1 || location.hash.indexOf("=") >= 0) apply(parseHash());
+    else openAnchor();
   });
   apply(parseHash());
+  openAnchor();
   document.body.dataset.ready = "true";
 })();
