@@ -770,16 +770,9 @@ fn dirent_field(buf: u32, used_at: u32, index: EntryIndex, offset: u32, slot: u3
     };
     let mut v = vec![I::I32Const(0), I::LocalSet(WALK)];
     for _ in 0..index {
+        // walk = min(walk + 24 + namlen(walk), bufused)
+        v.extend(entry_end(buf));
         v.extend([
-            // walk = min(walk + 24 + namlen(walk), bufused)
-            I::LocalGet(WALK),
-            I::I32Const(24),
-            I::I32Add,
-            I::LocalGet(WALK),
-            I::I32Const(buf as i32),
-            I::I32Add,
-            I::I32Load(mem(16, 0)),
-            I::I32Add,
             I::LocalSet(WALK),
             I::LocalGet(WALK),
             I::I32Const(used_at as i32),
@@ -812,12 +805,9 @@ fn dirent_field(buf: u32, used_at: u32, index: EntryIndex, offset: u32, slot: u3
     v
 }
 
-/// Stores the `offset` field of the last complete dirent in `buf[..bufused]` into `slot`
-/// (left untouched when no entry is complete): walk = 0; while walk + 24 + namlen(walk) <=
-/// bufused { slot = field(walk); walk += 24 + namlen(walk) }.
-fn last_dirent_field(buf: u32, used_at: u32, offset: u32, slot: u32) -> Vec<I<'static>> {
-    let end_of_entry = [
-        // walk + 24 + namlen(walk), where namlen is read only once the header fits
+/// Pushes `walk + 24 + namlen(walk)`: where the dirent at `buf + walk` ends.
+fn entry_end(buf: u32) -> [I<'static>; 8] {
+    [
         I::LocalGet(WALK),
         I::I32Const(24),
         I::I32Add,
@@ -826,7 +816,15 @@ fn last_dirent_field(buf: u32, used_at: u32, offset: u32, slot: u32) -> Vec<I<'s
         I::I32Add,
         I::I32Load(mem(16, 0)),
         I::I32Add,
-    ];
+    ]
+}
+
+/// Stores the `offset` field of the last complete dirent in `buf[..bufused]` into `slot`
+/// (left untouched when no entry is complete): walk = 0; while walk + 24 + namlen(walk) <=
+/// bufused { slot = field(walk); walk += 24 + namlen(walk) }.
+fn last_dirent_field(buf: u32, used_at: u32, offset: u32, slot: u32) -> Vec<I<'static>> {
+    // walk + 24 + namlen(walk), where namlen is read only once the header fits
+    let end_of_entry = entry_end(buf);
     let mut v = vec![I::I32Const(0), I::LocalSet(WALK), I::Block(BlockType::Empty), I::Loop(BlockType::Empty)];
     v.extend([
         // the header must fit before namlen is read

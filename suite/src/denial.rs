@@ -621,8 +621,22 @@ fn cell(v: &Vector, c: &Column) -> Option<Cell> {
         }
         other => unreachable!("vector {other} has no cell"),
     };
-    Some(cell)
+    if REENTERING.contains(&v.name) {
+        Some(Cell { strength: "choice", ..cell })
+    } else {
+        Some(cell)
+    }
 }
+
+/// Vectors whose resolution leaves the preopen only on the way and ends inside it: no file
+/// outside is touched, whether the runtime refuses or resolves them. Refusing them rests on
+/// wasi-filesystem's path resolution (preview2 text) and cap-std, not on preview1 text nor a
+/// wasi-testsuite assertion, and runtimes disagree: `choice`. (`dotdot-reenter` is not one:
+/// wasi-testsuite `interesting_paths` refuses `dir/nested/../../../dir/nested/file`.)
+const REENTERING: [&str; 3] = ["symlink-parent-reenter", "symlink-chain-reenter", "symlink-absolute-inside"];
+
+/// The `choice:` text of a [`REENTERING`] vector.
+const CHOICE_REENTERING: &str = "The reference refuses every resolution step that leaves the preopen, even one whose path comes back in (wasi-filesystem path-resolution, cap-std; Wasmtime and wasi-common answer perm); no file outside the sandbox changes either way, and uvwasi (Node, Bun, Deno) and Wasmer resolve such paths to the file inside.";
 
 /// Rights of the directory opened (and renumbered) by `renumbered-fd`: every right a
 /// directory can hold, none for byte I/O (a directory opened with `fd_write` is `isdir`).
@@ -767,6 +781,9 @@ fn render(id: &str, c: &Cell) -> String {
     let _ = writeln!(out, "summary: {}", quoted(&c.summary));
     let _ = writeln!(out, "spec: {}", quoted(&c.spec));
     let _ = writeln!(out, "strength: {}", c.strength);
+    if c.strength == "choice" {
+        let _ = writeln!(out, "choice: {}", quoted(CHOICE_REENTERING));
+    }
     out.push_str("fixture:\n  preopens:\n    - name: /sandbox\n      tree:\n");
     render_tree(&mut out, "        ", &c.tree);
     out.push_str("steps:\n");
