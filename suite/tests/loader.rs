@@ -231,3 +231,36 @@ fn a_nested_preopen_name_needs_a_simple_binding() {
     assert_eq!(s.fixture.preopens[1].name, "/data/lib");
     assert_eq!(s.fixture.preopens[1].binding, "lib");
 }
+
+#[test]
+fn sizes_over_the_limits_are_refused_before_anything_is_allocated() {
+    // 4 GB of `a`: refused where it is written, without building the string.
+    assert_error(
+        &format!(
+            "{HEAD}steps:\n  - path_open: {{fd: 3, path: {{repeat: a, times: 4000000000}}, fs_rights_base: [], \
+             fs_rights_inheriting: []}}\n    expect: {{errno: badf}}\n"
+        ),
+        6,
+        "over the limit",
+    );
+    // A buffer, an iovec and room for events beyond one value's limit.
+    assert_error(
+        &format!("{HEAD}steps:\n  - random_get: {{buf: 4000000000}}\n    expect: {{errno: success}}\n"),
+        6,
+        "a buffer of 4000000000 bytes",
+    );
+    assert_error(
+        &format!("{HEAD}steps:\n  - fd_read: {{fd: 0, iovs: [1, 3000000000]}}\n    expect: {{errno: success}}\n"),
+        6,
+        "an iovec",
+    );
+    // A fixture file of 4 GB of zeros (located at its preopen, as every tree error is).
+    assert_error(
+        &format!("{HEAD}fixture:\n  preopens:\n    - name: /sandbox\n      tree:\n        big: {{file-size: 4000000000}}\nsteps:\n  - fd_close: {{fd: 9}}\n    expect: {{errno: badf}}\n"),
+        7,
+        "fixture file",
+    );
+    // Each value under its limit, but five of them together over the scenario's total.
+    let step = "  - random_get: {buf: 16000000}\n    expect: {errno: success}\n";
+    assert_error(&format!("{HEAD}steps:\n{}", step.repeat(5)), 14, "64 MiB");
+}

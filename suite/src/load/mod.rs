@@ -14,6 +14,7 @@
 //! afterwards with the step's location.
 
 mod expect;
+pub mod limits;
 pub(crate) mod probe;
 mod step;
 mod values;
@@ -424,6 +425,24 @@ fn build(raw: RawScenario, path: &Path) -> Result<Scenario, LoadError> {
         step.line = at.line() as usize;
         steps.push(step);
     }
+    let fixture = Fixture {
+        preopens,
+        args: raw.fixture.args.unwrap_or_else(|| vec![DEFAULT_ARGV0.to_owned()]),
+        env: raw.fixture.env,
+        stdin: raw.fixture.stdin.map(|b| b.0).unwrap_or_default(),
+    };
+    let mut total = limits::fixture_bytes(&fixture);
+    limits::total(total).map_err(|m| located(path, &id_at, m))?;
+    for s in &steps {
+        total += limits::step_bytes(s);
+        limits::total(total).map_err(|m| LoadError::Invalid {
+            file: path.to_owned(),
+            line: s.line as u64,
+            column: 5,
+            message: m,
+            snippet: String::new(),
+        })?;
+    }
     if steps.iter().all(|s| s.probe.is_some()) {
         return Err(located(path, &id_at, "a scenario needs at least one step"));
     }
@@ -462,7 +481,7 @@ fn build(raw: RawScenario, path: &Path) -> Result<Scenario, LoadError> {
             let final_trees = |t: BTreeMap<String, BTreeMap<String, NodeValue>>| {
                 let mut out = BTreeMap::new();
                 for (name, nodes) in t {
-                    if !preopens.iter().any(|p| p.name == name) {
+                    if !fixture.preopens.iter().any(|p| p.name == name) {
                         return Err(located(path, &at, format!("`tree` names `{name}`, which is not a preopen")));
                     }
                     let built = build_tree(nodes).map_err(|m| located(path, &at, m))?;
@@ -491,12 +510,7 @@ fn build(raw: RawScenario, path: &Path) -> Result<Scenario, LoadError> {
         strength,
         choice,
         require,
-        fixture: Fixture {
-            preopens,
-            args: raw.fixture.args.unwrap_or_else(|| vec![DEFAULT_ARGV0.to_owned()]),
-            env: raw.fixture.env,
-            stdin: raw.fixture.stdin.map(|b| b.0).unwrap_or_default(),
-        },
+        fixture,
         steps,
         end: match raw.end {
             None => End::default(),
@@ -535,7 +549,10 @@ fn build_tree(raw: BTreeMap<String, NodeValue>) -> Result<Tree, String> {
             NodeValue::Dir => Node::Dir,
             NodeValue::File(s) => Node::File(s.into_bytes()),
             NodeValue::FileHex(h) => Node::File(h.0),
-            NodeValue::FileSize(n) => Node::File(vec![0; n as usize]),
+            NodeValue::FileSize(n) => {
+                limits::file(n as u64)?;
+                Node::File(vec![0; n as usize])
+            }
             NodeValue::Symlink(t) => Node::Symlink(t),
             NodeValue::Hardlink(t) => Node::Hardlink(t),
         };

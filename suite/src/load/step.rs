@@ -10,6 +10,7 @@ use wasi_conform_abi::types;
 use wasi_conform_abi::{Function, ParamType, Returns, FUNCTIONS};
 
 use super::expect::ExpectSeed;
+use super::limits;
 use super::values::*;
 use crate::scenario::*;
 
@@ -232,10 +233,19 @@ impl<'de> Visitor<'de> for ArgSeed {
             | ParamType::Flags(_) => Ok(Arg::Scalar(Scalar::Value(fits(v)?))),
             ParamType::Buffer => {
                 let n = u32::try_from(v).map_err(|_| E::custom("buffer size must fit in u32"))?;
+                limits::value("a buffer", v).map_err(E::custom)?;
                 Ok(Arg::Buffer { size: n, len: n })
             }
-            ParamType::Region => Ok(Arg::Region(u32::try_from(v).map_err(|_| E::custom("size must fit in u32"))?)),
-            ParamType::Events => Ok(Arg::Events(u32::try_from(v).map_err(|_| E::custom("count must fit in u32"))?)),
+            ParamType::Region => {
+                let n = u32::try_from(v).map_err(|_| E::custom("size must fit in u32"))?;
+                limits::value("an area", v).map_err(E::custom)?;
+                Ok(Arg::Region(n))
+            }
+            ParamType::Events => {
+                let n = u32::try_from(v).map_err(|_| E::custom("count must fit in u32"))?;
+                limits::events(v).map_err(E::custom)?;
+                Ok(Arg::Events(n))
+            }
             ParamType::Str | ParamType::Ciovecs | ParamType::Iovecs | ParamType::Subscriptions => {
                 Err(E::invalid_type(de::Unexpected::Unsigned(v), &self))
             }
@@ -292,6 +302,7 @@ impl<'de> Visitor<'de> for ArgSeed {
             ParamType::Iovecs => {
                 let mut v = Vec::new();
                 while let Some(n) = s.next_element::<u32>()? {
+                    limits::value("an iovec", n as u64).map_err(de::Error::custom)?;
                     v.push(n);
                 }
                 Ok(Arg::Iovecs(v))
@@ -321,7 +332,10 @@ impl<'de> Visitor<'de> for ArgSeed {
         }
         let has_len = matches!(self.0, ParamType::Ciovecs | ParamType::Iovecs | ParamType::Buffer);
         match (self.0, ptr, len, size) {
-            (ParamType::Buffer, None, len, Some(size)) => Ok(Arg::Buffer { size, len: len.unwrap_or(size) }),
+            (ParamType::Buffer, None, len, Some(size)) => {
+                limits::value("a buffer", size as u64).map_err(de::Error::custom)?;
+                Ok(Arg::Buffer { size, len: len.unwrap_or(size) })
+            }
             (_, Some(ptr), Some(len), None) if has_len => Ok(Arg::Raw { ptr, len }),
             (ParamType::Region | ParamType::Subscriptions | ParamType::Events, Some(ptr), None, None) => {
                 Ok(Arg::Raw { ptr, len: 0 })

@@ -81,7 +81,11 @@ impl<'de> Visitor<'de> for DataVisitor {
         }
         match (hex, repeat, times, ptr, len) {
             (Some(h), None, None, None, None) => Ok(Data::Bytes(h)),
-            (None, Some(r), Some(t), None, None) => Ok(Data::Bytes(r.repeat(t as usize).into_bytes())),
+            (None, Some(r), Some(t), None, None) => {
+                super::limits::value("a repeated string", (r.len() as u64).saturating_mul(t as u64))
+                    .map_err(de::Error::custom)?;
+                Ok(Data::Bytes(r.repeat(t as usize).into_bytes()))
+            }
             (None, None, None, Some(ptr), Some(len)) => Ok(Data::Raw { ptr, len }),
             _ => Err(de::Error::custom(format!("expected {}", Expecting(&self)))),
         }
