@@ -209,16 +209,12 @@ fn print_failures(results: &[CaseResult]) {
     }
 }
 
-/// The table's columns, in order.
-pub const COLUMNS: [Status; 7] = [
-    Status::Pass,
-    Status::ExpectedFail,
-    Status::NotApplicable,
-    Status::Fail,
-    Status::UnexpectedPass,
-    Status::Error,
-    Status::NotAvailable,
-];
+/// The table's columns, in order: the report's statuses, then `not-available` (a report
+/// lists unavailable runtimes apart; the run table counts their skipped scenarios).
+pub const COLUMNS: [Status; 7] = {
+    let s = crate::report::model::Report::STATUSES;
+    [s[0], s[1], s[2], s[3], s[4], s[5], Status::NotAvailable]
+};
 
 /// A column's heading: `fail` is the failure the expectation file does not list.
 pub fn heading(s: Status) -> &'static str {

@@ -785,13 +785,9 @@ fn dirent_field(buf: u32, used_at: u32, index: EntryIndex, offset: u32, slot: u3
             I::LocalSet(WALK),
         ]);
     }
+    // a complete header: walk + 24 <= bufused
+    v.extend(header_end_and_used(used_at));
     v.extend([
-        // a complete header: walk + 24 <= bufused
-        I::LocalGet(WALK),
-        I::I32Const(24),
-        I::I32Add,
-        I::I32Const(used_at as i32),
-        I::I32Load(mem(0, 2)),
         I::I32LeU,
         I::If(BlockType::Empty),
         I::I32Const(slot as i32),
@@ -803,6 +799,12 @@ fn dirent_field(buf: u32, used_at: u32, index: EntryIndex, offset: u32, slot: u3
         I::End,
     ]);
     v
+}
+
+/// Pushes `walk + 24` (where the dirent header at `walk` ends) and `bufused`, for the
+/// caller's comparison.
+fn header_end_and_used(used_at: u32) -> [I<'static>; 5] {
+    [I::LocalGet(WALK), I::I32Const(24), I::I32Add, I::I32Const(used_at as i32), I::I32Load(mem(0, 2))]
 }
 
 /// Pushes `walk + 24 + namlen(walk)`: where the dirent at `buf + walk` ends.
@@ -826,16 +828,9 @@ fn last_dirent_field(buf: u32, used_at: u32, offset: u32, slot: u32) -> Vec<I<'s
     // walk + 24 + namlen(walk), where namlen is read only once the header fits
     let end_of_entry = entry_end(buf);
     let mut v = vec![I::I32Const(0), I::LocalSet(WALK), I::Block(BlockType::Empty), I::Loop(BlockType::Empty)];
-    v.extend([
-        // the header must fit before namlen is read
-        I::LocalGet(WALK),
-        I::I32Const(24),
-        I::I32Add,
-        I::I32Const(used_at as i32),
-        I::I32Load(mem(0, 2)),
-        I::I32GtU,
-        I::BrIf(1),
-    ]);
+    // the header must fit before namlen is read
+    v.extend(header_end_and_used(used_at));
+    v.extend([I::I32GtU, I::BrIf(1)]);
     v.extend([
         // a name longer than the whole buffer ends the walk (and keeps the sum below 2^32)
         I::LocalGet(WALK),
