@@ -787,17 +787,9 @@ fn dirent_field(buf: u32, used_at: u32, index: EntryIndex, offset: u32, slot: u3
     }
     // a complete header: walk + 24 <= bufused
     v.extend(header_end_and_used(used_at));
-    v.extend([
-        I::I32LeU,
-        I::If(BlockType::Empty),
-        I::I32Const(slot as i32),
-        I::LocalGet(WALK),
-        I::I32Const(buf as i32),
-        I::I32Add,
-        I::I64Load(mem(offset as u64, 0)),
-        I::I64Store(mem(0, 3)),
-        I::End,
-    ]);
+    v.extend([I::I32LeU, I::If(BlockType::Empty)]);
+    v.extend(store_field(buf, offset, slot));
+    v.push(I::End);
     v
 }
 
@@ -805,6 +797,18 @@ fn dirent_field(buf: u32, used_at: u32, index: EntryIndex, offset: u32, slot: u3
 /// caller's comparison.
 fn header_end_and_used(used_at: u32) -> [I<'static>; 5] {
     [I::LocalGet(WALK), I::I32Const(24), I::I32Add, I::I32Const(used_at as i32), I::I32Load(mem(0, 2))]
+}
+
+/// Copies the 8-byte field at `offset` of the dirent at `buf + walk` into `slot`.
+fn store_field(buf: u32, offset: u32, slot: u32) -> [I<'static>; 6] {
+    [
+        I::I32Const(slot as i32),
+        I::LocalGet(WALK),
+        I::I32Const(buf as i32),
+        I::I32Add,
+        I::I64Load(mem(offset as u64, 0)),
+        I::I64Store(mem(0, 3)),
+    ]
 }
 
 /// Pushes `walk + 24 + namlen(walk)`: where the dirent at `buf + walk` ends.
@@ -844,14 +848,7 @@ fn last_dirent_field(buf: u32, used_at: u32, offset: u32, slot: u32) -> Vec<I<'s
     ]);
     v.extend(end_of_entry.clone());
     v.extend([I::I32Const(used_at as i32), I::I32Load(mem(0, 2)), I::I32GtU, I::BrIf(1)]);
-    v.extend([
-        I::I32Const(slot as i32),
-        I::LocalGet(WALK),
-        I::I32Const(buf as i32),
-        I::I32Add,
-        I::I64Load(mem(offset as u64, 0)),
-        I::I64Store(mem(0, 3)),
-    ]);
+    v.extend(store_field(buf, offset, slot));
     v.extend(end_of_entry);
     v.extend([I::LocalSet(WALK), I::Br(0), I::End, I::End]);
     v
