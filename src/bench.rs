@@ -1,5 +1,8 @@
 //! `wasi-conform bench`: scenario runs per second per runtime, measured over the built-in
-//! suite (compile once, then run every scenario `--rounds` times).
+//! suite (compile once, then run every scenario `--rounds` times); with `--run`, the whole
+//! `wasi-conform run` timed phase by phase (compiling the suite, then each runtime with its
+//! probes, worker start-up and parallel runs), repeated `--repeat` times and compared
+//! result by result, so that a flaky verdict shows.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -18,9 +21,22 @@ pub struct BenchArgs {
     /// How many times each scenario is run per runtime.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// Time the whole suite run as `wasi-conform run` does it (parallel, every selected
+    /// runtime), with a breakdown per runtime, instead of runs per second.
+    #[arg(long)]
+    run: bool,
+    /// With `--run`: how many consecutive full runs, compared for flaky results.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
+    /// With `--run`: parallel runs (default: number of CPUs).
+    #[arg(long)]
+    jobs: Option<usize>,
 }
 
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
+    if args.run {
+        return crate::bench_run::run(&args.runtime, args.repeat.max(1), args.jobs);
+    }
     let scenarios = discover::load_builtin().map_err(|e| anyhow::anyhow!(e.join("\n")))?;
     let prepared: Vec<Prepared> = scenarios.into_iter().map(Prepared::new).collect();
     let cases: Vec<_> = prepared.iter().filter_map(|p| p.compiled.as_ref().ok()).map(|c| &c.case).collect();

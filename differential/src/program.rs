@@ -122,6 +122,7 @@ pub fn generate(u: &mut Unstructured, cfg: &GenConfig, id: &str) -> arbitrary::R
         strength: Strength::DeFacto,
         choice: None,
         require: Vec::new(),
+        budget: None,
         fixture,
         steps,
         end: End::default(),

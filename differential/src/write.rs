@@ -314,6 +314,9 @@ pub fn to_yaml(s: &Scenario) -> String {
     if !s.require.is_empty() {
         let _ = writeln!(o, "require: [{}]", s.require.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "));
     }
+    if let Some(b) = s.budget {
+        let _ = writeln!(o, "budget: {}ms", b.as_millis());
+    }
     let _ = writeln!(o, "fixture:");
     if s.fixture.preopens.is_empty() {
         let _ = writeln!(o, "  preopens: []");

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use wasi_conform_suite::case::KNOWN_HANG_BUDGET;
 use wasi_conform_suite::compile::{self, Compiled};
 use wasi_conform_suite::expectations::{classify, Expectations, Status};
 use wasi_conform_suite::outcome::Outcome;
@@ -101,10 +102,44 @@ fn run_and_judge(rt: &dyn Runtime, p: &Prepared, exp: &Expectations) -> (CaseRes
         Ok(c) => c,
         Err(e) => return (mk(Status::Error, "error", e.clone(), Duration::ZERO), None),
     };
-    let outcome = execute(rt, &compiled.case);
-    let v = verdict::judge(&p.scenario, &compiled.layout, &outcome);
     let known = exp.get(id);
+    let outcome = match known {
+        Some(k) if k.hangs() => {
+            let mut case = compiled.case.clone();
+            case.limits.timeout = case.limits.timeout.min(KNOWN_HANG_BUDGET);
+            execute(rt, &case)
+        }
+        _ => execute(rt, &compiled.case),
+    };
+    let v = verdict::judge(&p.scenario, &compiled.layout, &outcome);
     let status = classify(&v, known);
+    let timed_out = matches!(v, Verdict::Timeout);
+    let hang_mismatch = match known {
+        Some(k) if status == Status::ExpectedFail && k.hangs() != timed_out => Some(k),
+        _ => None,
+    };
+    if let Some(k) = hang_mismatch {
+        let message = if timed_out {
+            format!(
+                "known failure ({}) now hangs until the {} ms budget: add `verdict = \"timeout\"` to its entry in \
+                 suite/expectations/{}.toml, so that the hang costs {} ms, not the full budget, on every run\n{}",
+                k.reason,
+                compiled.case.limits.timeout.as_millis(),
+                rt.name(),
+                KNOWN_HANG_BUDGET.as_millis(),
+                v.message()
+            )
+        } else {
+            format!(
+                "listed as a known hang (`verdict = \"timeout\"`, {}) but it ended otherwise: correct its entry in \
+                 suite/expectations/{}.toml\n{}",
+                k.reason,
+                rt.name(),
+                v.message()
+            )
+        };
+        return (mk(Status::Fail, v.kind(), message, outcome.elapsed), Some(outcome));
+    }
     let message = match (status, known, &v) {
         (Status::ExpectedFail, Some(k), v) => format!("known failure: {}\n{}", k.reason, v.message()),
         (Status::UnexpectedPass, Some(k), Verdict::NotApplicable(why)) => format!(

@@ -127,9 +127,10 @@ pub const FRAME_MAGIC: &[u8; 8] = b"\0WCTFRM\0";
 /// Frame trailer.
 pub const FRAME_END: &[u8; 8] = b"\0WCTEND\0";
 
-/// Compiles a scenario with the default limits.
+/// Compiles a scenario with the default limits and the scenario's own time budget.
 pub fn compile(s: &Scenario) -> Result<Compiled, CompileError> {
-    compile_with(s, Limits::default())
+    let defaults = Limits::default();
+    compile_with(s, Limits { timeout: s.budget.unwrap_or(defaults.timeout), ..defaults })
 }
 
 /// Compiles a scenario.

@@ -5,6 +5,8 @@
 //! scenario = "path_open/trailing-slash-on-file"
 //! reason = "opens the file instead of failing with notdir"
 //! link = "https://github.com/nodejs/uvwasi/issues/267"   # optional
+//! cause = "trailing-slash-ignored"                      # the root cause, shared by entries
+//! verdict = "timeout"                                   # optional: a known hang
 //! ```
 //!
 //! A listed scenario that passes is an *unexpected pass* and fails the test run, as does a
@@ -30,6 +32,28 @@ pub struct Entry {
     /// scenarios.
     #[serde(default)]
     pub cause: Option<String>,
+    /// `verdict = "timeout"`: a known hang. The scenario runs with the short
+    /// [`crate::case::KNOWN_HANG_BUDGET`] on this runtime instead of the full budget, and
+    /// the run must still end in a timeout (another ending means the entry is stale). A
+    /// listed failure that times out without it is reported, so that no known hang costs
+    /// the full budget on every run.
+    #[serde(default)]
+    pub verdict: Option<KnownVerdict>,
+}
+
+/// The verdict an expectation entry may state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KnownVerdict {
+    /// The run hangs until the time budget ends.
+    Timeout,
+}
+
+impl Entry {
+    /// Whether the entry is a known hang (`verdict = "timeout"`).
+    pub fn hangs(&self) -> bool {
+        self.verdict == Some(KnownVerdict::Timeout)
+    }
 }
 
 #[derive(Debug, Deserialize)]

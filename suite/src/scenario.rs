@@ -28,6 +28,9 @@ pub struct Scenario {
     /// Capabilities the runtime must have for the scenario to apply; probed at run time by
     /// the steps marked [`Step::probe`], which the loader puts first.
     pub require: Vec<Capability>,
+    /// The scenario's own time budget (`budget: 3s`), when it states one; otherwise
+    /// [`crate::case::DEFAULT_BUDGET`].
+    pub budget: Option<std::time::Duration>,
     pub fixture: Fixture,
     pub steps: Vec<Step>,
     /// How the program must end.

@@ -264,3 +264,30 @@ fn sizes_over_the_limits_are_refused_before_anything_is_allocated() {
     let step = "  - random_get: {buf: 16000000}\n    expect: {errno: success}\n";
     assert_error(&format!("{HEAD}steps:\n{}", step.repeat(5)), 14, "64 MiB");
 }
+
+#[test]
+fn a_budget_is_read_in_seconds_or_milliseconds() {
+    let steps = "steps:\n  - fd_close: {fd: 9}\n    expect: {errno: badf}\n";
+    for (text, ms) in [("3s", 3000), ("500ms", 500), ("60s", 60_000)] {
+        let s = load_str(&format!("{HEAD}budget: {text}\n{steps}"), Path::new("x.yaml")).unwrap();
+        assert_eq!(s.budget, Some(std::time::Duration::from_millis(ms)), "{text}");
+    }
+    let s = load_str(&format!("{HEAD}{steps}"), Path::new("x.yaml")).unwrap();
+    assert_eq!(s.budget, None);
+}
+
+#[test]
+fn a_budget_out_of_range_or_without_unit_is_refused() {
+    let steps = "steps:\n  - fd_close: {fd: 9}\n    expect: {errno: badf}\n";
+    for (text, needle) in [
+        ("0s", "more than 0"),
+        ("61s", "at most 60 s"),
+        ("4000000000s", "at most 60 s"),
+        ("99999999999s", "whole number"),
+        ("3", "whole number of seconds or milliseconds"),
+        ("1.5s", "whole number"),
+        ("-1s", "whole number"),
+    ] {
+        assert_error(&format!("{HEAD}budget: {text}\n{steps}"), 5, needle);
+    }
+}

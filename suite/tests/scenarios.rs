@@ -5,7 +5,9 @@
 //! A trial passes when the runtime does what its expectation file says: a pass for an
 //! unlisted scenario, a failure for a listed one. An unexpected failure *and* an unexpected
 //! pass both fail. A runtime that is not installed gets its trials marked ignored, and the
-//! harness says so on stderr — it is never dropped silently.
+//! harness says so on stderr — it is never dropped silently. Under `CI` a missing runtime
+//! is an error (`suite/available/<runtime>`), except those `WASI_CONFORM_OPTIONAL_RUNTIMES`
+//! names (`.ci/run` names WasmEdge and iwasm, which are on no registry).
 //!
 //! Suite-level trials: `suite/coverage` (every preview1 function has scenarios),
 //! `suite/divergence-citations` (every `divergences.md <case>` a spec cites is in
@@ -68,6 +70,9 @@ fn main() {
         let availability = rt.availability();
         if let Availability::NotAvailable(why) = &availability {
             eprintln!("note: runtime `{}` is not available here ({why}); its trials are marked ignored", rt.name());
+            if let Some(error) = missing_under_ci(rt.name(), why) {
+                trials.push(Trial::test(format!("suite/available/{}", rt.name()), move || Err(error.into())));
+            }
         }
         let exp = match Expectations::load(&exp_dir, rt.name()) {
             Ok(e) => Arc::new(e),
@@ -207,6 +212,22 @@ fn citations_trial(prepared: &Arc<Vec<Prepared>>) -> Trial {
     })
 }
 
+/// Under `CI` a missing runtime is an error (`.ci/run` installs every runtime a registry
+/// has), unless `WASI_CONFORM_OPTIONAL_RUNTIMES` names it: the runtimes that are on no
+/// registry (WasmEdge, iwasm), which CI cannot install. On a user's machine it is a note,
+/// and the runtime's trials are ignored.
+fn missing_under_ci(runtime: &str, why: &str) -> Option<String> {
+    std::env::var_os("CI")?;
+    let optional = std::env::var("WASI_CONFORM_OPTIONAL_RUNTIMES").unwrap_or_default();
+    if optional.split(',').any(|n| n.trim() == runtime) {
+        return None;
+    }
+    Some(format!(
+        "runtime `{runtime}` is not available under CI ({why}); install it before the tests, or name it in \
+         WASI_CONFORM_OPTIONAL_RUNTIMES if no registry has it"
+    ))
+}
+
 /// Rewrites `<runtime>.toml` so that it lists exactly the scenarios that failed, keeping
 /// the reasons already written.
 fn bless_file(dir: &std::path::Path, runtime: &str, results: &[CaseResult]) -> Result<(), Box<dyn std::error::Error>> {
@@ -222,17 +243,34 @@ fn bless_file(dir: &std::path::Path, runtime: &str, results: &[CaseResult]) -> R
     let old = Expectations::load(dir, runtime)?;
     // Scenarios this run did not execute (a filtered run) keep their entries.
     let ran: BTreeSet<&str> = mine.iter().map(|r| r.scenario.as_str()).collect();
-    type Kept = (String, Option<String>, Option<String>);
+    // Reasons, causes and links are kept; `verdict = "timeout"` follows what this run saw.
+    struct Kept {
+        reason: String,
+        cause: Option<String>,
+        link: Option<String>,
+        hangs: bool,
+    }
+    let keep = |e: &wasi_conform_suite::expectations::Entry, hangs: bool| Kept {
+        reason: e.reason.clone(),
+        cause: e.cause.clone(),
+        link: e.link.clone(),
+        hangs,
+    };
     let mut entries: BTreeMap<String, Kept> = old
         .entries
         .values()
         .filter(|e| !ran.contains(e.scenario.as_str()))
-        .map(|e| (e.scenario.clone(), (e.reason.clone(), e.cause.clone(), e.link.clone())))
+        .map(|e| (e.scenario.clone(), keep(e, e.hangs())))
         .collect();
     for r in mine.iter().filter(|r| matches!(r.status_enum, Status::Fail | Status::ExpectedFail)) {
-        let kept = old.get(&r.scenario).map(|e| (e.reason.clone(), e.cause.clone(), e.link.clone()));
-        let fresh = || (format!("TODO: explain. Observed: {}", r.message.lines().next().unwrap_or("")), None, None);
-        entries.insert(r.scenario.clone(), kept.unwrap_or_else(fresh));
+        let hangs = r.verdict == "timeout";
+        let kept = old.get(&r.scenario).map(|e| keep(e, hangs)).unwrap_or_else(|| Kept {
+            reason: format!("TODO: explain. Observed: {}", r.message.lines().next().unwrap_or("")),
+            cause: None,
+            link: None,
+            hangs,
+        });
+        entries.insert(r.scenario.clone(), kept);
     }
     // The file's opening comments (what the runtime is, how the adapter drives it) are kept.
     let path = dir.join(format!("{runtime}.toml"));
@@ -243,10 +281,13 @@ fn bless_file(dir: &std::path::Path, runtime: &str, results: &[CaseResult]) -> R
     } else {
         format!("{header}\n")
     };
-    for (scenario, (reason, cause, link)) in entries {
+    for (scenario, Kept { reason, cause, link, hangs }) in entries {
         out.push_str(&format!("\n[[fail]]\nscenario = {scenario:?}\n"));
         if let Some(c) = cause {
             out.push_str(&format!("cause = {c:?}\n"));
+        }
+        if hangs {
+            out.push_str("verdict = \"timeout\"\n");
         }
         out.push_str(&format!("reason = {reason:?}\n"));
         if let Some(l) = link {

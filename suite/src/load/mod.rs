@@ -21,11 +21,13 @@ mod values;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use wasi_conform_abi::Returns;
 
+use crate::case::MAX_BUDGET;
 use crate::scenario::*;
 use values::{BytesValue, ExitValue, HexString};
 
@@ -99,6 +101,7 @@ struct RawScenario {
     choice: Option<Spanned<String>>,
     #[serde(default)]
     require: Vec<Spanned<String>>,
+    budget: Option<Spanned<String>>,
     #[serde(default)]
     fixture: RawFixture,
     steps: Vec<Spanned<Step>>,
@@ -376,6 +379,11 @@ fn build(raw: RawScenario, path: &Path) -> Result<Scenario, LoadError> {
         require.push(cap);
     }
 
+    let budget = match &raw.budget {
+        None => None,
+        Some(b) => Some(parse_budget(&b.value).map_err(|m| located(path, &b.referenced, m))?),
+    };
+
     let mut steps = Vec::new();
     for cap in &require {
         let Some(first) = preopens.first() else {
@@ -510,6 +518,7 @@ fn build(raw: RawScenario, path: &Path) -> Result<Scenario, LoadError> {
         strength,
         choice,
         require,
+        budget,
         fixture,
         steps,
         end: match raw.end {
@@ -523,6 +532,30 @@ fn build(raw: RawScenario, path: &Path) -> Result<Scenario, LoadError> {
         tree,
         source: path.to_owned(),
     })
+}
+
+/// A scenario's time budget: `<n>ms` or `<n>s`, more than zero and at most
+/// [`MAX_BUDGET`].
+fn parse_budget(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (digits, unit) = match t.strip_suffix("ms") {
+        Some(d) => (d, Duration::from_millis(1)),
+        None => match t.strip_suffix('s') {
+            Some(d) => (d, Duration::from_secs(1)),
+            None => {
+                return Err(format!("budget `{t}`: expected a whole number of seconds or milliseconds (`3s`, `500ms`)"))
+            }
+        },
+    };
+    let n: u32 = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("budget `{t}`: expected a whole number of seconds or milliseconds (`3s`, `500ms`)"))?;
+    let budget = unit.saturating_mul(n);
+    if budget.is_zero() || budget > MAX_BUDGET {
+        return Err(format!("budget `{t}`: must be more than 0 and at most {} s", MAX_BUDGET.as_secs()));
+    }
+    Ok(budget)
 }
 
 fn list(set: &BTreeSet<String>) -> String {
