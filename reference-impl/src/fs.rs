@@ -23,7 +23,7 @@
 
 use std::collections::BTreeMap;
 
-use wasi_conform_suite::scenario::{Node, Tree};
+use wasi_conform_case::fixture::{Node, Tree};
 
 /// An inode number (`filestat.ino`).
 pub type Ino = u64;

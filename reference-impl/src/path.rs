@@ -204,7 +204,7 @@ fn push_components(todo: &mut Vec<Vec<u8>>, path: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    use wasi_conform_suite::scenario::{Node, Tree};
+    use wasi_conform_case::fixture::{Node, Tree};
 
     use super::*;
 

@@ -19,7 +19,8 @@ use wasi_conform_abi::types::{
     ADVICE, CLOCKID, FDFLAGS, FSTFLAGS, LOOKUPFLAGS, OFLAGS, RIGHTS, SDFLAGS, SIGNAL, WHENCE,
 };
 use wasi_conform_abi::{Errno, Function};
-use wasi_conform_suite::scenario::Tree;
+use wasi_conform_case::fixture::Tree;
+use wasi_conform_case::sandbox;
 
 use crate::clock::{Clock, RESOLUTION_NS};
 use crate::fault::{Exit, Fault, Outcome, Trap};
@@ -74,23 +75,27 @@ pub struct Wasi {
     watched_before: Tree,
 }
 
-/// The canaries of the model, mirroring the host sandbox of `wasi-conform-runners`.
-const CANARY: &[u8] = b"wasi-conform canary: a sandboxed guest must never read or change this\n";
-
 impl Wasi {
-    /// Lays out the same sandbox the host runtimes get: `/guard`, `/root/<binding>/` per
-    /// preopen, `/root/outside/secret`, `/root/outside/dir/inner`; stdio at 0–2 and the
-    /// preopens from fd 3.
+    /// Lays out the same sandbox the host runtimes get (`wasi_conform_case::sandbox`:
+    /// `/guard`, `/root/<binding>/` per preopen, the canaries under `/root/outside`); stdio
+    /// at 0–2 and the preopens from fd 3.
     pub fn new(cfg: WasiConfig) -> Wasi {
         let mut clock = Clock::default();
         let now = clock.realtime();
         let mut fs = Fs::new(now);
-        fs.add_file(Fs::ROOT, b"guard", CANARY.to_vec(), now);
-        let root = fs.add_dir(Fs::ROOT, b"root", now);
-        let outside = fs.add_dir(root, b"outside", now);
-        fs.add_file(outside, b"secret", CANARY.to_vec(), now);
-        let dir = fs.add_dir(outside, b"dir", now);
-        fs.add_file(dir, b"inner", CANARY.to_vec(), now);
+        let mut made: BTreeMap<&str, Ino> = BTreeMap::new();
+        for (path, kind) in sandbox::LAYOUT {
+            let (parent, name) = match path.rsplit_once('/') {
+                Some((parent, name)) => (made[parent], name),
+                None => (Fs::ROOT, *path),
+            };
+            let ino = match kind {
+                sandbox::Watched::Dir => fs.add_dir(parent, name.as_bytes(), now),
+                sandbox::Watched::Canary => fs.add_file(parent, name.as_bytes(), sandbox::CANARY.to_vec(), now),
+            };
+            made.insert(path, ino);
+        }
+        let root = made[sandbox::ROOT];
         let mut fds = FdTable::default();
         // Choice: stdio holds the rights of a stream in its direction — like uvwasi's TTY
         // set: read or write, plus fd_fdstat_set_flags, fd_filestat_get, poll_fd_readwrite
@@ -165,23 +170,13 @@ impl Wasi {
             .entries(self.sandbox_root)
             .into_iter()
             .find(|(_, i)| *i == ino)
-            .map(|(n, _)| format!("root/{}", String::from_utf8_lossy(&n)));
+            .map(|(n, _)| sandbox::preopen_dir(&String::from_utf8_lossy(&n)));
         binding.is_some_and(|b| p == b || p.starts_with(&format!("{b}/")))
     }
 
     /// Paths outside the preopens that changed during the run.
     pub fn canaries_changed(&self) -> Vec<String> {
-        let after = self.watched();
-        let mut out = Vec::new();
-        for (p, n) in &self.watched_before {
-            match after.get(p) {
-                None => out.push(format!("{p} (removed)")),
-                Some(m) if m != n => out.push(format!("{p} (modified)")),
-                Some(_) => {}
-            }
-        }
-        out.extend(after.keys().filter(|p| !self.watched_before.contains_key(*p)).map(|p| format!("{p} (created)")));
-        out
+        sandbox::changes(&self.watched_before, &self.watched(), |_, _| "modified")
     }
 
     /// Performs one imported call with its raw core-wasm arguments (`i32`s zero-extended,
@@ -1378,7 +1373,7 @@ fn gather(m: &Memory, iov: &[(u32, u32)]) -> Result<Vec<u8>, Trap> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasi_conform_suite::scenario::Node;
+    use wasi_conform_case::fixture::Node;
 
     fn wasi() -> Wasi {
         let mut tree = Tree::new();

@@ -1,16 +1,8 @@
 //! The per-run sandbox: a fresh temporary directory holding each preopen's fixture tree,
 //! plus canary files *outside* the preopens that must be untouched after the run.
 //!
-//! ```text
-//! <tmp>/wasi-conform-XXXX/        everything here but the preopens is watched
-//!   guard                         canary one level further out
-//!   root/<binding>/               one directory per preopen (binding = name without `/`)
-//!   root/outside/secret           canary reachable as `../outside/secret` from a preopen
-//!   root/outside/dir/inner
-//! ```
-//! A symlink in a fixture may point at `../outside/secret`; an escape through `..` twice
-//! lands in the watched top directory. The whole directory is removed when the sandbox is
-//! dropped.
+//! The layout and the canaries are `wasi_conform_case::sandbox`'s (the reference models the
+//! same); the whole directory is removed when the sandbox is dropped.
 //!
 //! Sandboxes are made under `$WASI_CONFORM_SANDBOX_DIR` if set, else under `/dev/shm` when
 //! it is a writable directory (tmpfs: creating and removing a sandbox there costs about a
@@ -20,8 +12,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use wasi_conform_suite::outcome::Canaries;
-use wasi_conform_suite::scenario::{Fixture, Node, Tree};
+use wasi_conform_case::fixture::{Fixture, Node, Tree};
+use wasi_conform_case::outcome::Canaries;
+use wasi_conform_case::sandbox::{changes, preopen_dir, Watched as Kind, CANARY, LAYOUT};
 
 /// A prepared run directory.
 pub struct Sandbox {
@@ -37,22 +30,19 @@ pub struct Sandbox {
 /// legitimately updates them on some mounts, and a read is not a change.
 type Watched = BTreeMap<String, (Node, u64, i128, u32)>;
 
-/// Contents of the canary files.
-const CANARY: &[u8] = b"wasi-conform canary: a sandboxed guest must never read or change this\n";
-
 impl Sandbox {
     /// Creates the directory, the fixture trees and the canaries.
     pub fn create(fixture: &Fixture) -> std::io::Result<Sandbox> {
         let dir = tempfile::Builder::new().prefix("wasi-conform-").tempdir_in(parent_dir())?;
-        let root = dir.path().join("root");
-        std::fs::create_dir(&root)?;
-        std::fs::write(dir.path().join("guard"), CANARY)?;
-        std::fs::create_dir_all(root.join("outside/dir"))?;
-        std::fs::write(root.join("outside/secret"), CANARY)?;
-        std::fs::write(root.join("outside/dir/inner"), CANARY)?;
+        for (path, kind) in LAYOUT {
+            match kind {
+                Kind::Dir => std::fs::create_dir(dir.path().join(path))?,
+                Kind::Canary => std::fs::write(dir.path().join(path), CANARY)?,
+            }
+        }
         let mut preopens = Vec::new();
         for p in &fixture.preopens {
-            let host = root.join(&p.binding);
+            let host = dir.path().join(preopen_dir(&p.binding));
             std::fs::create_dir(&host)?;
             materialise(&host, &p.tree)?;
             preopens.push((p.name.clone(), host));
@@ -96,20 +86,7 @@ impl Sandbox {
     /// Compares everything outside the preopens with how it was before the run.
     pub fn check_canaries(&self) -> Canaries {
         let after = self.watched();
-        let mut changed: Vec<String> = Vec::new();
-        for (p, n) in &self.before {
-            match after.get(p) {
-                None => changed.push(format!("{p} (removed)")),
-                Some(m) if m.0 != n.0 => changed.push(format!("{p} (modified)")),
-                Some(m) if m != n => changed.push(format!("{p} (metadata changed)")),
-                Some(_) => {}
-            }
-        }
-        for p in after.keys() {
-            if !self.before.contains_key(p) {
-                changed.push(format!("{p} (created)"));
-            }
-        }
+        let changed = changes(&self.before, &after, |b, a| if a.0 != b.0 { "modified" } else { "metadata changed" });
         if changed.is_empty() {
             Canaries::Intact
         } else {

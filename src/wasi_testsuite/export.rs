@@ -28,6 +28,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use wasi_conform_case::sandbox::{outside_canaries, CANARY};
 use wasi_conform_runners::sandbox::materialise;
 use wasi_conform_suite::compile::{compile_self_checking, SelfCheckError, MAX_NAME, SELF_CHECK_EXIT};
 use wasi_conform_suite::discover;
@@ -112,10 +113,7 @@ pub fn export(scenarios: &[Scenario], out: &Path, layout: Layout) -> Result<Summ
             Err(why) => summary.skipped.push((s.id.clone(), why)),
         }
     }
-    let canaries: Tree =
-        [("secret".to_owned(), Node::File(CANARY.to_vec())), ("dir/inner".to_owned(), Node::File(CANARY.to_vec()))]
-            .into_iter()
-            .collect();
+    let canaries: Tree = outside_canaries().map(|p| (p.to_owned(), Node::File(CANARY.to_vec()))).collect();
     let outside = out.join("outside");
     std::fs::create_dir(&outside).context("creating the canaries")?;
     materialise(&outside, &canaries).context("writing the canaries")?;
@@ -124,9 +122,6 @@ pub fn export(scenarios: &[Scenario], out: &Path, layout: Layout) -> Result<Summ
     std::fs::write(out.join("README.md"), readme(&summary, layout)).context("writing README.md")?;
     Ok(summary)
 }
-
-/// Canary contents (the same words as the sandbox's).
-const CANARY: &[u8] = b"wasi-conform canary: a sandboxed guest must never read or change this\n";
 
 /// `path_open/trailing-slash` → `path_open.trailing-slash`.
 pub fn test_name(id: &str) -> String {

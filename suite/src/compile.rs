@@ -122,10 +122,7 @@ pub enum TraceSink {
 pub mod self_check;
 pub use self_check::{compile_self_checking, SelfCheckError, SELF_CHECK_EXIT};
 
-/// Frame header magic (`\0WCTFRM`), followed by `seq u32, len u32`.
-pub const FRAME_MAGIC: &[u8; 8] = b"\0WCTFRM\0";
-/// Frame trailer.
-pub const FRAME_END: &[u8; 8] = b"\0WCTEND\0";
+pub use wasi_conform_case::frames::{FRAME_END, FRAME_MAGIC};
 
 /// Compiles a scenario with the default limits and the scenario's own time budget.
 pub fn compile(s: &Scenario) -> Result<Compiled, CompileError> {

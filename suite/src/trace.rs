@@ -1,6 +1,8 @@
 //! Decoding what a compiled scenario left in guest memory: which steps ran, what each
 //! returned, which preopens the guest saw. The layout is described in [`crate::compile`].
 
+pub use wasi_conform_case::frames::extract_frames;
+
 use crate::compile::{Layout, MAX_NAME, NOT_STARTED, RETURNED, SCAN_ENTRY, STARTED, TRACE_BASE, TRACE_MAGIC};
 
 /// The decoded trace of one run.
@@ -109,44 +111,4 @@ pub fn decode(layout: &Layout, memory: Option<&[u8]>) -> Result<Trace, TraceErro
         })
         .collect::<Result<_, _>>()?;
     Ok(Trace { scanned, slots, steps })
-}
-
-/// Pulls the trace frames written by a [`crate::compile::TraceSink::Stderr`] module out
-/// of the output streams. Returns the streams without the frames, and the payload (the
-/// captured memory) of the frame with the highest sequence number, if any frame arrived
-/// whole. Frames are looked for in stdout too: a scenario may renumber fd 1 onto fd 2.
-pub fn extract_frames(stdout: &[u8], stderr: &[u8]) -> (Vec<u8>, Vec<u8>, Option<Vec<u8>>) {
-    let mut best: Option<(u32, Vec<u8>)> = None;
-    let mut clean = |stream: &[u8]| {
-        let mut out = Vec::with_capacity(stream.len());
-        let mut i = 0;
-        while i < stream.len() {
-            if let Some((seq, payload, len)) = frame_at(&stream[i..]) {
-                if best.as_ref().is_none_or(|(s, _)| seq > *s) {
-                    best = Some((seq, payload.to_vec()));
-                }
-                i += len;
-            } else {
-                out.push(stream[i]);
-                i += 1;
-            }
-        }
-        out
-    };
-    let out = clean(stdout);
-    let err = clean(stderr);
-    (out, err, best.map(|(_, p)| p))
-}
-
-/// A whole frame at the start of `b`: (seq, payload, frame length).
-fn frame_at(b: &[u8]) -> Option<(u32, &[u8], usize)> {
-    use crate::compile::{FRAME_END, FRAME_MAGIC};
-    if !b.starts_with(FRAME_MAGIC) || b.len() < 16 {
-        return None;
-    }
-    let seq = u32::from_le_bytes(b[8..12].try_into().ok()?);
-    let len = u32::from_le_bytes(b[12..16].try_into().ok()?) as usize;
-    let payload = b.get(16..16 + len)?;
-    let end = b.get(16 + len..16 + len + 8)?;
-    (end == FRAME_END).then_some((seq, payload, 16 + len + 8))
 }
