@@ -126,23 +126,25 @@ fn print_round(
 fn print_flakes(runs: &[Observed]) {
     let first = &runs[0];
     let mut flakes = Vec::new();
-    let mut messages = 0usize;
+    let mut messages = Vec::new();
     for (key, (status, verdict, message)) in first {
         let mut seen = vec![format!("{status}/{verdict}")];
-        let mut message_differs = false;
+        let mut message_differs: Option<String> = None;
         for other in &runs[1..] {
             match other.get(key) {
                 Some((s, v, m)) => {
                     seen.push(format!("{s}/{v}"));
-                    message_differs |= m != message;
+                    if m != message && message_differs.is_none() {
+                        message_differs = Some(first_difference(message, m));
+                    }
                 }
                 None => seen.push("missing".to_owned()),
             }
         }
         if seen.iter().any(|s| *s != seen[0]) {
             flakes.push(format!("  {}/{}: {}", key.0, key.1, seen.join(" → ")));
-        } else if message_differs {
-            messages += 1;
+        } else if let Some(d) = message_differs {
+            messages.push(format!("  {}/{}: {d}", key.0, key.1));
         }
     }
     println!(
@@ -150,9 +152,24 @@ fn print_flakes(runs: &[Observed]) {
         runs.len(),
         first.len(),
         flakes.len(),
-        messages
+        messages.len()
     );
     for f in flakes {
         println!("{f}");
+    }
+    if !messages.is_empty() {
+        println!("messages that differ (first differing line, run 1 → a later run):");
+        for m in messages {
+            println!("{m}");
+        }
+    }
+}
+
+/// The first line where two messages differ, as `old → new`.
+fn first_difference(a: &str, b: &str) -> String {
+    let mut lines = a.lines().zip(b.lines());
+    match lines.find(|(x, y)| x != y) {
+        Some((x, y)) => format!("{} → {}", x.trim(), y.trim()),
+        None => format!("{} line(s) → {} line(s)", a.lines().count(), b.lines().count()),
     }
 }
