@@ -291,3 +291,19 @@ fn a_budget_out_of_range_or_without_unit_is_refused() {
         assert_error(&format!("{HEAD}budget: {text}\n{steps}"), 5, needle);
     }
 }
+
+#[test]
+fn hex_with_a_non_ascii_character_is_refused_not_a_panic() {
+    // Found by the `loader` fuzz target: a multi-byte character used to be cut in two.
+    for text in
+        ["stdout: {hex: \"0é0\"}\n", "stdout: {hex: \"0€\"}\n", "stdout: {hex: \"zz\"}\n", "stdout: {hex: \"+1\"}\n"]
+    {
+        let steps = "steps:\n  - fd_close: {fd: 9}\n    expect: {errno: badf}\n";
+        assert_error(&format!("{HEAD}{steps}{text}"), 8, "not a hex digit");
+    }
+    assert_error(
+        &format!("{HEAD}steps:\n  - fd_close: {{fd: 9}}\n    expect: {{errno: badf}}\nstdout: {{hex: \"abc\"}}\n"),
+        8,
+        "odd number",
+    );
+}

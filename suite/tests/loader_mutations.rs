@@ -2,7 +2,7 @@
 //! stable-toolchain companion of a fuzz target): whatever the bytes, loading never panics,
 //! never allocates more than [`ALLOCATION_BOUND`] at once, and every refusal names a line and
 //! column inside the file. Mutations are deterministic (a fixed-seed generator): numbers
-//! replaced by huge ones, lines dropped, duplicated or swapped, bytes flipped, keys renamed.
+//! replaced by huge ones, lines dropped, duplicated or swapped, bytes flipped, multi-byte characters inserted, keys renamed.
 //!
 //! A counting global allocator measures the peak bytes live during each load.
 
@@ -65,7 +65,7 @@ fn mutate(text: &str, rng: &mut Rng) -> String {
         return String::new();
     }
     let k = rng.below(lines.len());
-    match rng.below(7) {
+    match rng.below(8) {
         0 => {
             // every number on a line becomes a huge one
             let huge = HUGE[rng.below(HUGE.len())];
@@ -109,6 +109,21 @@ fn mutate(text: &str, rng: &mut Rng) -> String {
             let value = HUGE[rng.below(HUGE.len())];
             lines.insert(k, format!("{indent}{key}: {{repeat: a, times: {value}}}"));
         }
+        6 => {
+            // a multi-byte character inside a value (the loader fuzz target's first finding:
+            // a hex string cut in the middle of `é`)
+            let wide = ["é", "€", "\u{FFFD}", "𝄞"][rng.below(4)];
+            // half the time on a line with a hex value, where every byte is parsed by hand
+            let hex: Vec<usize> = (0..lines.len()).filter(|i| lines[*i].contains("hex")).collect();
+            let k = if !hex.is_empty() && rng.below(2) == 0 { hex[rng.below(hex.len())] } else { k };
+            let boundaries: Vec<usize> = lines[k].char_indices().map(|(i, _)| i).chain([lines[k].len()]).collect();
+            // on a hex line, inside the digits (after the opening quote and one digit)
+            let at = match lines[k].find("hex: \"") {
+                Some(q) if lines[k].len() > q + 7 => q + 7,
+                _ => boundaries[rng.below(boundaries.len())],
+            };
+            lines[k].insert_str(at, wide);
+        }
         _ => {
             let at = rng.below(lines[k].len() + 1);
             let cut = lines[k].char_indices().map(|(i, _)| i).find(|i| *i >= at).unwrap_or(lines[k].len());
@@ -150,4 +165,29 @@ fn mutated_suite_files_are_refused_with_a_location_and_bounded_memory() {
     eprintln!("{accepted} mutated files still load, {refused} refused with a location");
     assert!(refused > 100, "the mutations should break most files ({refused} refused)");
     assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
+}
+
+/// Every hex value of the suite with a multi-byte character put among its digits (the
+/// loader fuzz target's first finding, a panic cutting `é` in two) is refused, located.
+#[test]
+fn a_multi_byte_character_in_any_hex_value_is_refused_with_a_location() {
+    let files = discover::scenario_files(&discover::suite_dir().join("scenarios")).expect("the scenario files");
+    let mut tried = 0usize;
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("a scenario file");
+        for (at, _) in text.match_indices("hex: \"") {
+            for wide in ["é", "€", "\u{FFFD}", "𝄞"] {
+                let mut mutated = text.clone();
+                mutated.insert_str(at + 7, wide);
+                let loaded = std::panic::catch_unwind(|| load_str(&mutated, Path::new(f)).map(|_| ()));
+                match loaded {
+                    Ok(Err(LoadError::Invalid { line, column, .. })) if line >= 1 && column >= 1 => tried += 1,
+                    Ok(Err(e)) => panic!("{}: refusal without a location: {e}", f.display()),
+                    Ok(Ok(())) => panic!("{}: accepted a hex value holding `{wide}`", f.display()),
+                    Err(_) => panic!("{}: the loader panicked on `{wide}` in a hex value", f.display()),
+                }
+            }
+        }
+    }
+    assert!(tried > 20, "only {tried} hex values tried");
 }

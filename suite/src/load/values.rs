@@ -33,16 +33,20 @@ impl<'de> Deserialize<'de> for HexString {
 }
 
 pub(super) fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
-    let digits: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    let digits: Vec<char> = s.chars().filter(|c| !c.is_whitespace()).collect();
+    if let Some(c) = digits.iter().find(|c| !c.is_ascii_hexdigit()) {
+        return Err(format!("hex string `{s}` holds `{c}`, which is not a hex digit"));
+    }
     if !digits.len().is_multiple_of(2) {
         return Err(format!("hex string `{s}` has an odd number of digits"));
     }
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| {
-            u8::from_str_radix(&digits[i..i + 2], 16).map_err(|_| format!("`{}` is not a hex byte", &digits[i..i + 2]))
+    Ok(digits
+        .chunks(2)
+        .map(|pair| {
+            let nibble = |c: char| c.to_digit(16).expect("checked above: a hex digit") as u8;
+            nibble(pair[0]) << 4 | nibble(pair[1])
         })
-        .collect()
+        .collect())
 }
 
 pub(super) struct DataVisitor {
