@@ -90,58 +90,34 @@ impl FromCore for i64 {
 /// parameters of its method (`sig`) and the matching arguments of its call (`call`, one
 /// `args.take()` per core parameter); then emits the method declaration or the call.
 macro_rules! lower {
-    // One semantic parameter: its table type decides its core parameters.
-    (@lower $k:tt $args:ident [$p:ident : Fd, $($rest:tt)*] $sig:tt $call:tt) => {
-        lower! {@one $k $args $p u32, [$($rest)*] $sig $call}
+    // An enum or flags type: one core parameter, `u32` or `u64` as its representation lowers.
+    (@lower $k:tt $args:ident [$p:ident : $pt:ident($t:ident), $($rest:tt)*] $sig:tt $call:tt) => {
+        lower! {@one wasi_conform_abi::Lowered<{ wasi_conform_abi::types::$t.repr.lowers_to_i64() }>,
+            $k $args $p [$($rest)*] $sig $call}
     };
-    (@lower $k:tt $args:ident [$p:ident : U32, $($rest:tt)*] $sig:tt $call:tt) => {
-        lower! {@one $k $args $p u32, [$($rest)*] $sig $call}
-    };
-    (@lower $k:tt $args:ident [$p:ident : U64, $($rest:tt)*] $sig:tt $call:tt) => {
-        lower! {@one $k $args $p u64, [$($rest)*] $sig $call}
-    };
-    (@lower $k:tt $args:ident [$p:ident : S64, $($rest:tt)*] $sig:tt $call:tt) => {
-        lower! {@one $k $args $p i64, [$($rest)*] $sig $call}
-    };
-    (@lower $k:tt $args:ident [$p:ident : Enum($t:ident), $($rest:tt)*] $sig:tt $call:tt) => {
-        lower! {@one $k $args $p wasi_conform_abi::Lowered<{ wasi_conform_abi::types::$t.repr.lowers_to_i64() }>,
-            [$($rest)*] $sig $call}
-    };
-    (@lower $k:tt $args:ident [$p:ident : Flags($t:ident), $($rest:tt)*] $sig:tt $call:tt) => {
-        lower! {@one $k $args $p wasi_conform_abi::Lowered<{ wasi_conform_abi::types::$t.repr.lowers_to_i64() }>,
-            [$($rest)*] $sig $call}
-    };
-    (@lower $k:tt $args:ident [$p:ident : Region, $($rest:tt)*] $sig:tt $call:tt) => {
-        lower! {@one $k $args $p u32, [$($rest)*] $sig $call}
-    };
-    (@lower $k:tt $args:ident [$p:ident : Subscriptions, $($rest:tt)*] $sig:tt $call:tt) => {
-        lower! {@one $k $args $p u32, [$($rest)*] $sig $call}
-    };
-    (@lower $k:tt $args:ident [$p:ident : Events, $($rest:tt)*] $sig:tt $call:tt) => {
-        lower! {@one $k $args $p u32, [$($rest)*] $sig $call}
-    };
-    // An out-pointer for a success value.
-    (@lower $k:tt $args:ident [$p:ident : Out, $($rest:tt)*] $sig:tt $call:tt) => {
-        lower! {@one $k $args $p u32, [$($rest)*] $sig $call}
-    };
-    (@lower $k:tt $args:ident [$p:ident : Str, $($rest:tt)*] $sig:tt $call:tt) => {
-        lower! {@pair $k $args $p [$($rest)*] $sig $call}
-    };
-    (@lower $k:tt $args:ident [$p:ident : Ciovecs, $($rest:tt)*] $sig:tt $call:tt) => {
-        lower! {@pair $k $args $p [$($rest)*] $sig $call}
-    };
-    (@lower $k:tt $args:ident [$p:ident : Iovecs, $($rest:tt)*] $sig:tt $call:tt) => {
-        lower! {@pair $k $args $p [$($rest)*] $sig $call}
-    };
-    (@lower $k:tt $args:ident [$p:ident : Buffer, $($rest:tt)*] $sig:tt $call:tt) => {
-        lower! {@pair $k $args $p [$($rest)*] $sig $call}
+    // Any other type: as `@kind` says.
+    (@lower $k:tt $args:ident [$p:ident : $pt:ident, $($rest:tt)*] $sig:tt $call:tt) => {
+        lower! {@kind $pt $k $args $p [$($rest)*] $sig $call}
     };
 
-    // One core parameter of type `$ty`.
-    (@one $k:tt $args:ident $p:ident $ty:ty, $rest:tt [$($sig:tt)*] [$($call:tt)*]) => {
+    // How each table type lowers: one core parameter of a Rust type, or a pointer and a
+    // length. `Out` is the out-pointer of a success value.
+    (@kind Fd $($x:tt)*) => { lower! {@one u32, $($x)*} };
+    (@kind U32 $($x:tt)*) => { lower! {@one u32, $($x)*} };
+    (@kind U64 $($x:tt)*) => { lower! {@one u64, $($x)*} };
+    (@kind S64 $($x:tt)*) => { lower! {@one i64, $($x)*} };
+    (@kind Region $($x:tt)*) => { lower! {@one u32, $($x)*} };
+    (@kind Subscriptions $($x:tt)*) => { lower! {@one u32, $($x)*} };
+    (@kind Events $($x:tt)*) => { lower! {@one u32, $($x)*} };
+    (@kind Out $($x:tt)*) => { lower! {@one u32, $($x)*} };
+    (@kind Str $($x:tt)*) => { lower! {@pair $($x)*} };
+    (@kind Ciovecs $($x:tt)*) => { lower! {@pair $($x)*} };
+    (@kind Iovecs $($x:tt)*) => { lower! {@pair $($x)*} };
+    (@kind Buffer $($x:tt)*) => { lower! {@pair $($x)*} };
+
+    (@one $ty:ty, $k:tt $args:ident $p:ident $rest:tt [$($sig:tt)*] [$($call:tt)*]) => {
         lower! {@lower $k $args $rest [$($sig)* $p: $ty,] [$($call)* $args.take(),]}
     };
-    // Two: a pointer and a length (`string`, an iovec array, a buffer).
     (@pair $k:tt $args:ident $p:ident $rest:tt [$($sig:tt)*] [$($call:tt)*]) => {
         lower! {@lower $k $args $rest [$($sig)* $p: u32, _: u32,] [$($call)* $args.take(), $args.take(),]}
     };
