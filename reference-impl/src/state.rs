@@ -162,6 +162,7 @@ impl Wasi {
 /// How the functions in `wasi.rs` look at and change the state: descriptors resolved to
 /// inodes, file bytes, offsets and timestamps.
 impl Wasi {
+    /// The real-time clock, advancing (timestamps of changes).
     pub(crate) fn now(&mut self) -> u64 {
         self.clock.realtime()
     }
@@ -189,6 +190,7 @@ impl Wasi {
         }
     }
 
+    /// The bytes of a regular file.
     pub(crate) fn file_data(&mut self, ino: Ino) -> &mut Vec<u8> {
         match &mut self.fs.inode_mut(ino).kind {
             Kind::File(d) => d,
@@ -196,6 +198,7 @@ impl Wasi {
         }
     }
 
+    /// Sets (atim, mtim) where given (`None`: unchanged); ctim is now.
     pub(crate) fn set_times(&mut self, ino: Ino, t: (Option<u64>, Option<u64>)) {
         let now = self.now();
         let n = self.fs.inode_mut(ino);
@@ -208,6 +211,7 @@ impl Wasi {
         n.ctim = now;
     }
 
+    /// The guest name of a preopened directory; `badf` for any other descriptor.
     pub(crate) fn preopen_name(&self, fd: u32) -> Outcome<String> {
         match &self.fds.get(fd)?.handle {
             Handle::Dir { preopen: Some(name), .. } => Ok(name.clone()),
@@ -219,6 +223,8 @@ impl Wasi {
         }
     }
 
+    /// Writes `bytes` at `offset`, growing the file with zeros; `fbig` past
+    /// [`MAX_FILE_SIZE`].
     pub(crate) fn write_at(&mut self, ino: Ino, offset: u64, bytes: &[u8]) -> Outcome {
         let end = offset.checked_add(bytes.len() as u64).filter(|e| *e <= MAX_FILE_SIZE).ok_or(Errno::Fbig)?;
         let now = self.now();
@@ -235,12 +241,14 @@ impl Wasi {
         Ok(())
     }
 
+    /// Moves a file descriptor's offset forward.
     pub(crate) fn advance(&mut self, fd: u32, by: u64) {
         if let Ok(Descriptor { handle: Handle::File { offset, .. }, .. }) = self.fds.get_mut(fd) {
             *offset += by;
         }
     }
 
+    /// Whether directory `a` is `b` or one of its ancestors.
     pub(crate) fn is_ancestor(&self, a: Ino, mut b: Ino) -> bool {
         loop {
             if a == b {
