@@ -11,7 +11,7 @@
 //! which is named after its pointer parameter. Out-pointers for the success value of
 //! `(expected T (error $errno))` are listed as results; they are the trailing core params.
 
-use crate::types::{EnumType, FlagsType, Repr};
+use crate::types::{EnumType, FlagsType};
 
 /// The table of the 46 preview1 functions, in witx order.
 ///
@@ -119,18 +119,42 @@ impl ParamType {
             ParamType::Fd | ParamType::U32 | ParamType::Region => &[I32],
             ParamType::Subscriptions | ParamType::Events => &[I32],
             ParamType::U64 | ParamType::S64 => &[I64],
-            ParamType::Enum(e) => match e.repr {
-                Repr::U64 => &[I64],
-                Repr::U8 | Repr::U16 | Repr::U32 => &[I32],
-            },
-            ParamType::Flags(f) => match f.repr {
-                Repr::U64 => &[I64],
-                Repr::U8 | Repr::U16 | Repr::U32 => &[I32],
-            },
+            ParamType::Enum(EnumType { repr, .. }) | ParamType::Flags(FlagsType { repr, .. }) => {
+                if repr.lowers_to_i64() {
+                    &[I64]
+                } else {
+                    &[I32]
+                }
+            }
             ParamType::Str | ParamType::Ciovecs | ParamType::Iovecs | ParamType::Buffer => &[I32, I32],
         }
     }
 }
+
+/// Picks, at compile time, the Rust type a core-wasm value arrives as: see [`Lowered`].
+#[derive(Debug)]
+pub struct Core<const I64: bool>;
+
+/// The Rust type of a [`Core`] value.
+pub trait CoreValue {
+    /// `u32` for an `i32`, `u64` for an `i64` (the bits, unsigned).
+    type Raw;
+}
+
+impl CoreValue for Core<false> {
+    type Raw = u32;
+}
+
+impl CoreValue for Core<true> {
+    type Raw = u64;
+}
+
+/// The Rust type a core-wasm value arrives as: `Lowered<false>` is `u32` (an `i32`),
+/// `Lowered<true>` is `u64` (an `i64`). With [`Repr::lowers_to_i64`](crate::Repr::lowers_to_i64)
+/// it turns a table entry into a type, so that generated code takes an enum or flags
+/// parameter as exactly what the ABI passes: `Lowered<{ RIGHTS.repr.lowers_to_i64() }>` is
+/// `u64`, `Lowered<{ FDFLAGS.repr.lowers_to_i64() }>` is `u32`.
+pub type Lowered<const I64: bool> = <Core<I64> as CoreValue>::Raw;
 
 /// The type of a success value written through a trailing out-pointer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,7 +300,8 @@ macro_rules! build_table {
     };
 }
 
-const fn str_eq(a: &str, b: &str) -> bool {
+/// `a == b`, at compile time.
+pub(crate) const fn str_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len() != b.len() {
         return false;

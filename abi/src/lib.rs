@@ -18,7 +18,9 @@ pub mod functions;
 pub mod layout;
 pub mod types;
 
-pub use functions::{function, CoreType, Function, Param, ParamType, ResultType, Returns, FUNCTIONS};
+pub use functions::{
+    function, Core, CoreType, CoreValue, Function, Lowered, Param, ParamType, ResultType, Returns, FUNCTIONS,
+};
 pub use types::{EnumType, Errno, FlagsType, Repr};
 
 /// Import module name of every preview1 function.

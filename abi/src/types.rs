@@ -1,7 +1,11 @@
 //! Enum and flags types of `typenames.witx`, with their witx spellings and values.
 //!
 //! Names are spelled exactly as in the witx (`2big`, `acces`, `symlink_follow`,
-//! `subscription_clock_abstime`) so that a scenario reads like the spec it cites.
+//! `subscription_clock_abstime`) so that a scenario reads like the spec it cites. Each type
+//! is also a module of typed constants (`rights::FD_READ`, `whence::CUR`), generated from
+//! the same list, for code that uses the values rather than the names.
+
+use crate::functions::str_eq;
 
 /// The integer representation a witx enum or flags type is declared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +24,15 @@ impl Repr {
             Repr::U16 => u16::MAX as u64,
             Repr::U32 => u32::MAX as u64,
             Repr::U64 => u64::MAX,
+        }
+    }
+
+    /// Whether a value of this representation is passed as a core-wasm `i64` (only `u64`
+    /// is); every narrower one is passed as an `i32`.
+    pub const fn lowers_to_i64(self) -> bool {
+        match self {
+            Repr::U64 => true,
+            Repr::U8 | Repr::U16 | Repr::U32 => false,
         }
     }
 }
@@ -158,129 +171,252 @@ impl std::fmt::Display for Errno {
     }
 }
 
-/// `rights`: `flags(u64)`, file descriptor rights.
-pub static RIGHTS: FlagsType = FlagsType {
-    name: "rights",
-    repr: Repr::U64,
-    flags: &[
-        "fd_datasync",
-        "fd_read",
-        "fd_seek",
-        "fd_fdstat_set_flags",
-        "fd_sync",
-        "fd_tell",
-        "fd_write",
-        "fd_advise",
-        "fd_allocate",
-        "path_create_directory",
-        "path_create_file",
-        "path_link_source",
-        "path_link_target",
-        "path_open",
-        "fd_readdir",
-        "path_readlink",
-        "path_rename_source",
-        "path_rename_target",
-        "path_filestat_get",
-        "path_filestat_set_size",
-        "path_filestat_set_times",
-        "fd_filestat_get",
-        "fd_filestat_set_size",
-        "fd_filestat_set_times",
-        "path_symlink",
-        "path_remove_directory",
-        "path_unlink_file",
-        "poll_fd_readwrite",
-        "sock_shutdown",
-        "sock_accept",
-    ],
-};
+/// Defines the enum and flags types of `typenames.witx` from one list: each entry becomes
+/// the [`EnumType`]/[`FlagsType`] static that describes the type as data (names for the
+/// loader and for decoding) *and* a module of typed constants named after the witx type
+/// (`rights::FD_READ: u64`, `whence::CUR: u8`), for code that uses the values directly.
+/// A constant's value is its position in the list (`1 << i` for flags, and `ALL` their
+/// union), so the two cannot disagree; a test checks that each constant is its witx name
+/// in upper case.
+macro_rules! witx_types {
+    ($( $(#[$doc:meta])* $STATIC:ident : $kind:ident($repr:ident) in $m:ident { $($C:ident = $name:literal,)* } )*) => {
+        $(
+            $(#[$doc])*
+            pub static $STATIC: $kind = witx_type!(@data $kind, stringify!($m), repr!($repr), $m::NAMES);
 
-/// `clockid`: `enum(u32)`.
-pub static CLOCKID: EnumType = EnumType {
-    name: "clockid",
-    repr: Repr::U32,
-    values: &["realtime", "monotonic", "process_cputime_id", "thread_cputime_id"],
-};
+            #[doc = concat!("[`", stringify!($STATIC), "`] (`", stringify!($m), "`) as typed constants.")]
+            pub mod $m {
+                /// The witx names, in value (or bit) order.
+                pub(super) const NAMES: &[&str] = &[$($name,)*];
 
-/// `whence`: `enum(u8)` (preview1 order: set, cur, end).
-pub static WHENCE: EnumType = EnumType { name: "whence", repr: Repr::U8, values: &["set", "cur", "end"] };
+                $(
+                    #[doc = concat!("`", stringify!($m), "::", $name, "`.")]
+                    pub const $C: $repr = witx_type!(@value $kind, $repr, super::position(NAMES, $name));
+                )*
 
-/// `filetype`: `enum(u8)`.
-pub static FILETYPE: EnumType = EnumType {
-    name: "filetype",
-    repr: Repr::U8,
-    values: &[
-        "unknown",
-        "block_device",
-        "character_device",
-        "directory",
-        "regular_file",
-        "socket_dgram",
-        "socket_stream",
-        "symbolic_link",
-    ],
-};
+                witx_type!(@all $kind, $repr, $($C)*);
 
-/// `advice`: `enum(u8)`.
-pub static ADVICE: EnumType = EnumType {
-    name: "advice",
-    repr: Repr::U8,
-    values: &["normal", "sequential", "random", "willneed", "dontneed", "noreuse"],
-};
+                /// (constant, witx name) pairs, for the spelling test.
+                #[cfg(test)]
+                pub(super) const SPELLINGS: &[(&str, &str)] = &[$((stringify!($C), $name),)*];
+            }
+        )*
 
-/// `fdflags`: `flags(u16)`.
-pub static FDFLAGS: FlagsType =
-    FlagsType { name: "fdflags", repr: Repr::U16, flags: &["append", "dsync", "nonblock", "rsync", "sync"] };
+        /// Every (constant, witx name) pair of every type.
+        #[cfg(test)]
+        const SPELLINGS: &[&[(&str, &str)]] = &[$($m::SPELLINGS,)*];
+    };
+}
 
-/// `fstflags`: `flags(u16)`.
-pub static FSTFLAGS: FlagsType =
-    FlagsType { name: "fstflags", repr: Repr::U16, flags: &["atim", "atim_now", "mtim", "mtim_now"] };
+/// The position of `name` in `names`, at compile time.
+const fn position(names: &[&str], name: &str) -> u32 {
+    let mut i = 0;
+    while i < names.len() {
+        if str_eq(names[i], name) {
+            return i as u32;
+        }
+        i += 1;
+    }
+    panic!("a name missing from its own list")
+}
 
-/// `lookupflags`: `flags(u32)`.
-pub static LOOKUPFLAGS: FlagsType = FlagsType { name: "lookupflags", repr: Repr::U32, flags: &["symlink_follow"] };
+macro_rules! witx_type {
+    (@data EnumType, $name:expr, $repr:expr, $names:expr) => {
+        EnumType { name: $name, repr: $repr, values: $names }
+    };
+    (@data FlagsType, $name:expr, $repr:expr, $names:expr) => {
+        FlagsType { name: $name, repr: $repr, flags: $names }
+    };
+    (@value EnumType, $repr:ident, $index:expr) => {
+        $index as $repr
+    };
+    (@value FlagsType, $repr:ident, $index:expr) => {
+        1 << $index
+    };
+    (@all EnumType, $repr:ident, $($C:ident)*) => {};
+    (@all FlagsType, $repr:ident, $($C:ident)*) => {
+        /// Every defined flag.
+        pub const ALL: $repr = 0 $(| $C)*;
+    };
+}
 
-/// `oflags`: `flags(u16)`.
-pub static OFLAGS: FlagsType =
-    FlagsType { name: "oflags", repr: Repr::U16, flags: &["creat", "directory", "excl", "trunc"] };
+macro_rules! repr {
+    (u8) => {
+        Repr::U8
+    };
+    (u16) => {
+        Repr::U16
+    };
+    (u32) => {
+        Repr::U32
+    };
+    (u64) => {
+        Repr::U64
+    };
+}
 
-/// `eventtype`: `enum(u8)`.
-pub static EVENTTYPE: EnumType =
-    EnumType { name: "eventtype", repr: Repr::U8, values: &["clock", "fd_read", "fd_write"] };
-
-/// `eventrwflags`: `flags(u16)`.
-pub static EVENTRWFLAGS: FlagsType =
-    FlagsType { name: "eventrwflags", repr: Repr::U16, flags: &["fd_readwrite_hangup"] };
-
-/// `subclockflags`: `flags(u16)`.
-pub static SUBCLOCKFLAGS: FlagsType =
-    FlagsType { name: "subclockflags", repr: Repr::U16, flags: &["subscription_clock_abstime"] };
-
-/// `riflags`: `flags(u16)`.
-pub static RIFLAGS: FlagsType = FlagsType { name: "riflags", repr: Repr::U16, flags: &["recv_peek", "recv_waitall"] };
-
-/// `roflags`: `flags(u16)`.
-pub static ROFLAGS: FlagsType = FlagsType { name: "roflags", repr: Repr::U16, flags: &["recv_data_truncated"] };
-
-/// `siflags`: a plain `u16` with no flags defined.
-pub static SIFLAGS: FlagsType = FlagsType { name: "siflags", repr: Repr::U16, flags: &[] };
-
-/// `sdflags`: `flags(u8)`.
-pub static SDFLAGS: FlagsType = FlagsType { name: "sdflags", repr: Repr::U8, flags: &["rd", "wr"] };
-
-/// `preopentype`: `enum(u8)`.
-pub static PREOPENTYPE: EnumType = EnumType { name: "preopentype", repr: Repr::U8, values: &["dir"] };
-
-/// `signal`: `enum(u8)`.
-pub static SIGNAL: EnumType = EnumType {
-    name: "signal",
-    repr: Repr::U8,
-    values: &[
-        "none", "hup", "int", "quit", "ill", "trap", "abrt", "bus", "fpe", "kill", "usr1", "segv", "usr2", "pipe",
-        "alrm", "term", "chld", "cont", "stop", "tstp", "ttin", "ttou", "urg", "xcpu", "xfsz", "vtalrm", "prof",
-        "winch", "poll", "pwr", "sys",
-    ],
-};
+witx_types! {
+    /// `rights`: `flags(u64)`, file descriptor rights.
+    RIGHTS: FlagsType(u64) in rights {
+        FD_DATASYNC = "fd_datasync",
+        FD_READ = "fd_read",
+        FD_SEEK = "fd_seek",
+        FD_FDSTAT_SET_FLAGS = "fd_fdstat_set_flags",
+        FD_SYNC = "fd_sync",
+        FD_TELL = "fd_tell",
+        FD_WRITE = "fd_write",
+        FD_ADVISE = "fd_advise",
+        FD_ALLOCATE = "fd_allocate",
+        PATH_CREATE_DIRECTORY = "path_create_directory",
+        PATH_CREATE_FILE = "path_create_file",
+        PATH_LINK_SOURCE = "path_link_source",
+        PATH_LINK_TARGET = "path_link_target",
+        PATH_OPEN = "path_open",
+        FD_READDIR = "fd_readdir",
+        PATH_READLINK = "path_readlink",
+        PATH_RENAME_SOURCE = "path_rename_source",
+        PATH_RENAME_TARGET = "path_rename_target",
+        PATH_FILESTAT_GET = "path_filestat_get",
+        PATH_FILESTAT_SET_SIZE = "path_filestat_set_size",
+        PATH_FILESTAT_SET_TIMES = "path_filestat_set_times",
+        FD_FILESTAT_GET = "fd_filestat_get",
+        FD_FILESTAT_SET_SIZE = "fd_filestat_set_size",
+        FD_FILESTAT_SET_TIMES = "fd_filestat_set_times",
+        PATH_SYMLINK = "path_symlink",
+        PATH_REMOVE_DIRECTORY = "path_remove_directory",
+        PATH_UNLINK_FILE = "path_unlink_file",
+        POLL_FD_READWRITE = "poll_fd_readwrite",
+        SOCK_SHUTDOWN = "sock_shutdown",
+        SOCK_ACCEPT = "sock_accept",
+    }
+    /// `clockid`: `enum(u32)`.
+    CLOCKID: EnumType(u32) in clockid {
+        REALTIME = "realtime",
+        MONOTONIC = "monotonic",
+        PROCESS_CPUTIME_ID = "process_cputime_id",
+        THREAD_CPUTIME_ID = "thread_cputime_id",
+    }
+    /// `whence`: `enum(u8)` (preview1 order: set, cur, end).
+    WHENCE: EnumType(u8) in whence {
+        SET = "set",
+        CUR = "cur",
+        END = "end",
+    }
+    /// `filetype`: `enum(u8)`.
+    FILETYPE: EnumType(u8) in filetype {
+        UNKNOWN = "unknown",
+        BLOCK_DEVICE = "block_device",
+        CHARACTER_DEVICE = "character_device",
+        DIRECTORY = "directory",
+        REGULAR_FILE = "regular_file",
+        SOCKET_DGRAM = "socket_dgram",
+        SOCKET_STREAM = "socket_stream",
+        SYMBOLIC_LINK = "symbolic_link",
+    }
+    /// `advice`: `enum(u8)`.
+    ADVICE: EnumType(u8) in advice {
+        NORMAL = "normal",
+        SEQUENTIAL = "sequential",
+        RANDOM = "random",
+        WILLNEED = "willneed",
+        DONTNEED = "dontneed",
+        NOREUSE = "noreuse",
+    }
+    /// `fdflags`: `flags(u16)`.
+    FDFLAGS: FlagsType(u16) in fdflags {
+        APPEND = "append",
+        DSYNC = "dsync",
+        NONBLOCK = "nonblock",
+        RSYNC = "rsync",
+        SYNC = "sync",
+    }
+    /// `fstflags`: `flags(u16)`.
+    FSTFLAGS: FlagsType(u16) in fstflags {
+        ATIM = "atim",
+        ATIM_NOW = "atim_now",
+        MTIM = "mtim",
+        MTIM_NOW = "mtim_now",
+    }
+    /// `lookupflags`: `flags(u32)`.
+    LOOKUPFLAGS: FlagsType(u32) in lookupflags {
+        SYMLINK_FOLLOW = "symlink_follow",
+    }
+    /// `oflags`: `flags(u16)`.
+    OFLAGS: FlagsType(u16) in oflags {
+        CREAT = "creat",
+        DIRECTORY = "directory",
+        EXCL = "excl",
+        TRUNC = "trunc",
+    }
+    /// `eventtype`: `enum(u8)`.
+    EVENTTYPE: EnumType(u8) in eventtype {
+        CLOCK = "clock",
+        FD_READ = "fd_read",
+        FD_WRITE = "fd_write",
+    }
+    /// `eventrwflags`: `flags(u16)`.
+    EVENTRWFLAGS: FlagsType(u16) in eventrwflags {
+        FD_READWRITE_HANGUP = "fd_readwrite_hangup",
+    }
+    /// `subclockflags`: `flags(u16)`.
+    SUBCLOCKFLAGS: FlagsType(u16) in subclockflags {
+        SUBSCRIPTION_CLOCK_ABSTIME = "subscription_clock_abstime",
+    }
+    /// `riflags`: `flags(u16)`.
+    RIFLAGS: FlagsType(u16) in riflags {
+        RECV_PEEK = "recv_peek",
+        RECV_WAITALL = "recv_waitall",
+    }
+    /// `roflags`: `flags(u16)`.
+    ROFLAGS: FlagsType(u16) in roflags {
+        RECV_DATA_TRUNCATED = "recv_data_truncated",
+    }
+    /// `siflags`: a plain `u16` with no flags defined.
+    SIFLAGS: FlagsType(u16) in siflags {}
+    /// `sdflags`: `flags(u8)`.
+    SDFLAGS: FlagsType(u8) in sdflags {
+        RD = "rd",
+        WR = "wr",
+    }
+    /// `preopentype`: `enum(u8)`.
+    PREOPENTYPE: EnumType(u8) in preopentype {
+        DIR = "dir",
+    }
+    /// `signal`: `enum(u8)`.
+    SIGNAL: EnumType(u8) in signal {
+        NONE = "none",
+        HUP = "hup",
+        INT = "int",
+        QUIT = "quit",
+        ILL = "ill",
+        TRAP = "trap",
+        ABRT = "abrt",
+        BUS = "bus",
+        FPE = "fpe",
+        KILL = "kill",
+        USR1 = "usr1",
+        SEGV = "segv",
+        USR2 = "usr2",
+        PIPE = "pipe",
+        ALRM = "alrm",
+        TERM = "term",
+        CHLD = "chld",
+        CONT = "cont",
+        STOP = "stop",
+        TSTP = "tstp",
+        TTIN = "ttin",
+        TTOU = "ttou",
+        URG = "urg",
+        XCPU = "xcpu",
+        XFSZ = "xfsz",
+        VTALRM = "vtalrm",
+        PROF = "prof",
+        WINCH = "winch",
+        POLL = "poll",
+        PWR = "pwr",
+        SYS = "sys",
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -296,6 +432,28 @@ mod tests {
         assert_eq!(Errno::Notcapable.raw(), 76);
         assert_eq!(Errno::from_name("2big"), Some(Errno::TooBig));
         assert_eq!(Errno::from_raw(77), None);
+    }
+
+    #[test]
+    fn each_constant_is_its_witx_name_in_upper_case() {
+        let pairs: Vec<_> = SPELLINGS.iter().flat_map(|t| t.iter()).collect();
+        assert_eq!(pairs.len(), 30 + 4 + 3 + 8 + 6 + 5 + 4 + 1 + 4 + 3 + 1 + 1 + 2 + 1 + 2 + 1 + 31);
+        for (constant, name) in pairs {
+            assert_eq!(*constant, name.to_uppercase());
+        }
+    }
+
+    #[test]
+    fn constants_are_the_values_of_the_data() {
+        assert_eq!(rights::FD_READ, RIGHTS.bit("fd_read").unwrap());
+        assert_eq!(rights::SOCK_ACCEPT, 0x2000_0000);
+        assert_eq!(u64::from(fdflags::APPEND), FDFLAGS.bit("append").unwrap());
+        assert_eq!(u64::from(oflags::TRUNC), 8);
+        assert_eq!(u64::from(whence::END), WHENCE.value("end").unwrap());
+        assert_eq!(filetype::SYMBOLIC_LINK, 7);
+        assert_eq!(signal::SYS, 30);
+        assert_eq!(SIFLAGS.flags, &[] as &[&str]);
+        assert_eq!((rights::ALL, siflags::ALL), (RIGHTS.all(), 0));
     }
 
     #[test]

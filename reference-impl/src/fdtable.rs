@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use wasi_conform_abi::types::RIGHTS;
+use wasi_conform_abi::types::rights;
 use wasi_conform_abi::Errno;
 
 use crate::fs::Ino;
@@ -41,51 +41,36 @@ pub struct Descriptor {
     pub flags: u16,
 }
 
-/// A right by witx name (the table in `wasi-conform-abi` is the one source).
-pub fn right(name: &str) -> u64 {
-    RIGHTS.bit(name).unwrap_or_else(|| panic!("`{name}` is not a right"))
-}
-
-/// Rights that apply to directories: the `path_*` family, `fd_readdir` and the
-/// metadata/sync rights (the preopen base set of preview1-abi.md §3.20, plus syncs).
-pub fn dir_rights() -> u64 {
-    [
-        "fd_fdstat_set_flags",
-        "fd_sync",
-        "fd_datasync",
-        "fd_advise",
-        "path_create_directory",
-        "path_create_file",
-        "path_link_source",
-        "path_link_target",
-        "path_open",
-        "fd_readdir",
-        "path_readlink",
-        "path_rename_source",
-        "path_rename_target",
-        "path_filestat_get",
-        "path_filestat_set_size",
-        "path_filestat_set_times",
-        "fd_filestat_get",
-        "fd_filestat_set_times",
-        "path_symlink",
-        "path_remove_directory",
-        "path_unlink_file",
-    ]
-    .iter()
-    .fold(0, |acc, n| acc | right(n))
-}
-
 /// Rights that only mean something on a directory: the `path_*` family and `fd_readdir`.
-fn directory_only_rights() -> u64 {
-    RIGHTS.flags.iter().filter(|n| n.starts_with("path_") || **n == "fd_readdir").fold(0, |acc, n| acc | right(n))
-}
+pub const DIRECTORY_ONLY_RIGHTS: u64 = rights::PATH_CREATE_DIRECTORY
+    | rights::PATH_CREATE_FILE
+    | rights::PATH_LINK_SOURCE
+    | rights::PATH_LINK_TARGET
+    | rights::PATH_OPEN
+    | rights::FD_READDIR
+    | rights::PATH_READLINK
+    | rights::PATH_RENAME_SOURCE
+    | rights::PATH_RENAME_TARGET
+    | rights::PATH_FILESTAT_GET
+    | rights::PATH_FILESTAT_SET_SIZE
+    | rights::PATH_FILESTAT_SET_TIMES
+    | rights::PATH_SYMLINK
+    | rights::PATH_REMOVE_DIRECTORY
+    | rights::PATH_UNLINK_FILE;
+
+/// Rights that apply to directories: the directory-only ones plus the metadata and sync
+/// rights (the preopen base set of preview1-abi.md §3.20, plus syncs).
+pub const DIR_RIGHTS: u64 = DIRECTORY_ONLY_RIGHTS
+    | rights::FD_FDSTAT_SET_FLAGS
+    | rights::FD_SYNC
+    | rights::FD_DATASYNC
+    | rights::FD_ADVISE
+    | rights::FD_FILESTAT_GET
+    | rights::FD_FILESTAT_SET_TIMES;
 
 /// Rights that apply to regular files (and other non-directories): every right but the
 /// directory-only ones.
-pub fn file_rights() -> u64 {
-    RIGHTS.all() & !directory_only_rights()
-}
+pub const FILE_RIGHTS: u64 = rights::ALL & !DIRECTORY_ONLY_RIGHTS;
 
 impl Descriptor {
     /// `errno::notcapable` unless every right in `needed` is held.
@@ -150,6 +135,7 @@ impl FdTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasi_conform_abi::types::RIGHTS;
 
     fn file(ino: Ino) -> Descriptor {
         Descriptor { handle: Handle::File { ino, offset: 0 }, rights_base: 0, rights_inheriting: 0, flags: 0 }
@@ -184,8 +170,21 @@ mod tests {
     #[test]
     fn rights_are_required() {
         let mut d = file(1);
-        d.rights_base = right("fd_read");
-        assert_eq!(d.require(right("fd_read")), Ok(()));
-        assert_eq!(d.require(right("fd_read") | right("fd_seek")), Err(Errno::Notcapable));
+        d.rights_base = rights::FD_READ;
+        assert_eq!(d.require(rights::FD_READ), Ok(()));
+        assert_eq!(d.require(rights::FD_READ | rights::FD_SEEK), Err(Errno::Notcapable));
+    }
+
+    /// The directory-only rights are exactly those the witx names `path_*`, and `fd_readdir`.
+    #[test]
+    fn directory_only_rights_follow_the_names() {
+        let named = RIGHTS
+            .flags
+            .iter()
+            .filter(|n| n.starts_with("path_") || **n == "fd_readdir")
+            .fold(0, |acc, n| acc | RIGHTS.bit(n).unwrap());
+        assert_eq!(DIRECTORY_ONLY_RIGHTS, named);
+        assert_eq!(DIR_RIGHTS.count_ones(), 21);
+        assert_eq!(FILE_RIGHTS | DIRECTORY_ONLY_RIGHTS, RIGHTS.all());
     }
 }

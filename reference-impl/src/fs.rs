@@ -23,6 +23,7 @@
 
 use std::collections::BTreeMap;
 
+use wasi_conform_abi::types::filetype;
 use wasi_conform_case::fixture::{Node, Tree};
 
 /// An inode number (`filestat.ino`).
@@ -90,13 +91,12 @@ impl Fs {
             .unwrap_or_else(|| panic!("unknown inode {ino}"))
     }
 
-    /// The witx `filetype` value of `ino`: 3 `directory`, 4 `regular_file`, 7
-    /// `symbolic_link`.
+    /// The witx `filetype` value of `ino`: `directory`, `regular_file` or `symbolic_link`.
     pub fn filetype(&self, ino: Ino) -> u8 {
         match self.inode(ino).kind {
-            Kind::Dir(_) => 3,
-            Kind::File(_) => 4,
-            Kind::Symlink(_) => 7,
+            Kind::Dir(_) => filetype::DIRECTORY,
+            Kind::File(_) => filetype::REGULAR_FILE,
+            Kind::Symlink(_) => filetype::SYMBOLIC_LINK,
         }
     }
 

@@ -3,6 +3,8 @@
 //! (witx-docs.md: "pointers must be aligned ... out-of-bounds ... must trap, not
 //! `errno::fault`").
 
+use wasi_conform_abi::layout::{self, iovec, Shape};
+
 use crate::fault::Trap;
 
 /// A borrowed view of the guest's memory.
@@ -47,6 +49,11 @@ impl<'a> Memory<'a> {
         self.slice(ptr, size).map(|_| ())
     }
 
+    /// Checks that a record or value of `shape` fits at `ptr` (before writing it).
+    pub fn check_shape(&self, ptr: u32, shape: Shape) -> Result<(), Trap> {
+        self.check(ptr, shape.size, shape.align)
+    }
+
     pub fn read_u8(&self, ptr: u32) -> Result<u8, Trap> {
         Ok(self.slice(ptr, 1)?[0])
     }
@@ -87,11 +94,35 @@ impl<'a> Memory<'a> {
     }
 
     /// An `iovec_array`/`ciovec_array`: (buf, buf_len) pairs; the array itself must be
-    /// 4-aligned and in bounds.
+    /// aligned and in bounds.
     pub fn iovecs(&self, ptr: u32, count: u32) -> Result<Vec<(u32, u32)>, Trap> {
-        Self::aligned(ptr, 4)?;
-        let bytes = count.checked_mul(8).ok_or_else(|| oob(ptr, count as u64 * 8))?;
+        let (size, (_, buf, _), (_, buf_len, _)) = (layout::IOVEC.size, iovec::BUF, iovec::BUF_LEN);
+        Self::aligned(ptr, layout::IOVEC.align)?;
+        let bytes = count.checked_mul(size).ok_or_else(|| oob(ptr, count as u64 * size as u64))?;
         self.slice(ptr, bytes)?;
-        (0..count).map(|i| Ok((self.read_u32(ptr + 8 * i)?, self.read_u32(ptr + 8 * i + 4)?))).collect()
+        (0..count)
+            .map(|i| Ok((self.read_u32(ptr + size * i + buf)?, self.read_u32(ptr + size * i + buf_len)?)))
+            .collect()
+    }
+
+    /// Copies `data` into the iovec buffers in order (as `readv`); returns the bytes copied.
+    pub fn scatter(&mut self, iov: &[(u32, u32)], data: &[u8]) -> Result<u32, Trap> {
+        let mut done = 0usize;
+        for (ptr, len) in iov {
+            let dst = self.slice_mut(*ptr, *len)?;
+            let n = (*len as usize).min(data.len() - done);
+            dst[..n].copy_from_slice(&data[done..done + n]);
+            done += n;
+        }
+        Ok(done as u32)
+    }
+
+    /// Concatenates the ciovec buffers (as `writev`).
+    pub fn gather(&self, iov: &[(u32, u32)]) -> Result<Vec<u8>, Trap> {
+        let mut out = Vec::new();
+        for (ptr, len) in iov {
+            out.extend_from_slice(self.slice(*ptr, *len)?);
+        }
+        Ok(out)
     }
 }
