@@ -12,6 +12,7 @@ pub mod compile;
 pub mod denial;
 pub mod describe;
 pub mod discover;
+pub mod divergences;
 pub mod expectations;
 pub mod load;
 pub mod observe;
