@@ -14,9 +14,9 @@ use std::process::ExitCode;
 use anyhow::{anyhow, Result};
 use serde::Serialize;
 use wasi_conform_abi::FUNCTIONS;
-use wasi_conform_suite::denial::{self, divergences};
 use wasi_conform_suite::discover;
 use wasi_conform_suite::scenario::{ErrnoExpect, Scenario};
+use wasi_conform_suite::{denial, divergences};
 
 /// The number of scenarios every function should have (the harness's `suite/coverage`
 /// trial enforces the same number).

@@ -22,15 +22,22 @@
 //! - **Errno classes** that wasi-testsuite itself accepts as equivalent, each only in the
 //!   situation it was accepted for ([`ERRNO_RULES`]).
 //! - **Traps** are compared as "a trap", not by message or class.
+//!
+//! Guest memory is read by the suite's observation layer (`wasi_conform_suite::observe`), the
+//! one the verdict reads; which outputs a function has comes from `wasi_conform_suite::views`
+//! and the record tables; this module only decides what is compared.
 
 use std::collections::BTreeMap;
 
-use wasi_conform_abi::{layout, types, Errno, Function, ResultType};
+use wasi_conform_abi::{types, Errno, Function, ResultType};
 use wasi_conform_suite::compile::Layout;
+use wasi_conform_suite::describe::{self, show_bytes};
+use wasi_conform_suite::observe::{self, Outputs};
 use wasi_conform_suite::outcome::{Canaries, Ending, Outcome};
+use wasi_conform_suite::records::{self, FieldType};
 use wasi_conform_suite::scenario::{Arg, Data, Scalar, Scenario, Step, Tree};
-use wasi_conform_suite::trace::{self, bytes_at, u16_at, u32_at, u64_at, u8_at, StepState};
-use wasi_conform_suite::verdict::decode_dirents;
+use wasi_conform_suite::trace::StepState;
+use wasi_conform_suite::views::{self, ViewKind};
 
 /// When an errno rule applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,30 +192,16 @@ impl Output {
     }
 
     pub fn describe(&self) -> String {
-        use wasi_conform_suite::verdict::show_bytes;
         match self {
             Output::Int(v) => v.to_string(),
             Output::Enum(e, v) => e.name_of(*v).map(str::to_owned).unwrap_or_else(|| v.to_string()),
             Output::Flags(f, v) => f.describe(*v),
             Output::Bytes(b) => show_bytes(b),
             Output::Strings(v) => format!("[{}]", v.iter().map(|s| show_bytes(s)).collect::<Vec<_>>().join(", ")),
-            Output::Entries(m) => format!(
-                "{{{}}}",
-                m.iter()
-                    .map(|(k, t)| format!("{}: {}", show_bytes(k), types::FILETYPE.name_of(*t).unwrap_or("?")))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            Output::Entries(m) => format!("{{{}}}", describe::entries(m.iter().map(|(k, t)| (k.as_slice(), *t)))),
             Output::Events(m) => format!(
                 "[{}]",
-                m.iter()
-                    .map(|(u, (e, t))| format!(
-                        "{u}: {} {}",
-                        types::EVENTTYPE.name_of(*t).unwrap_or("?"),
-                        Errno::from_raw(*e).map(|e| e.name().to_owned()).unwrap_or_else(|| e.to_string())
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                m.iter().map(|(u, (e, t))| format!("{u}: {}", describe::event(*e, *t))).collect::<Vec<_>>().join(", ")
             ),
         }
     }
@@ -255,15 +248,15 @@ pub fn observe(runtime: &str, o: &Outcome, plan: Option<(&Scenario, &Layout)>) -
     let mut steps = Vec::new();
     let mut trace_error = None;
     if let Some((s, layout)) = plan {
-        match trace::decode(layout, o.memory.as_deref()) {
+        let seen = observe::Observation::new(layout, o);
+        match seen.trace() {
             Ok(t) => {
-                let m = o.memory.as_deref().unwrap_or_default();
                 for (k, (step, state)) in s.steps.iter().zip(&t.steps).enumerate() {
                     steps.push(match *state {
                         StepState::NotStarted => StepObs::NotStarted,
                         StepState::Started => StepObs::Started,
                         StepState::Returned(raw) => {
-                            let outputs = if raw == 0 { outputs(m, step, &layout.steps[k]) } else { Vec::new() };
+                            let outputs = if raw == 0 { outputs(step, &seen.outputs(k, step)) } else { Vec::new() };
                             StepObs::Returned { raw, outputs }
                         }
                     });
@@ -285,113 +278,95 @@ pub fn observe(runtime: &str, o: &Outcome, plan: Option<(&Scenario, &Layout)>) -
 }
 
 /// The compared outputs of a successful step (the rules above decide what is left out).
-fn outputs(m: &[u8], step: &Step, sl: &wasi_conform_suite::compile::StepLayout) -> Vec<(String, Output)> {
+fn outputs(step: &Step, o: &Outputs) -> Vec<(String, Output)> {
     let f: &Function = step.function;
     let mut out = Vec::new();
     for (i, r) in f.results.iter().enumerate() {
-        let at = sl.results[i];
         match r.ty {
             ResultType::Fd | ResultType::Timestamp => {}
             ResultType::Size => {
                 if f.name != "fd_readdir" {
-                    if let Some(v) = u32_at(m, at) {
-                        out.push((r.name.to_owned(), Output::Int(v as u64)));
+                    if let Some(v) = o.result(i) {
+                        out.push((r.name.to_owned(), Output::Int(v)));
                     }
                 }
             }
             ResultType::Filesize => {
-                if let Some(v) = u64_at(m, at) {
+                if let Some(v) = o.result(i) {
                     out.push((r.name.to_owned(), Output::Int(v)));
                 }
             }
             ResultType::Roflags => {
-                if let Some(v) = u16_at(m, at) {
-                    out.push((r.name.to_owned(), Output::Flags(&types::ROFLAGS, v as u64)));
+                if let Some(v) = o.result(i) {
+                    out.push((r.name.to_owned(), Output::Flags(&types::ROFLAGS, v)));
                 }
             }
             ResultType::Fdstat => {
-                if let (Some(ft), Some(fl)) = (u8_at(m, at), u16_at(m, at + 2)) {
-                    out.push((format!("{}.filetype", r.name), Output::Enum(&types::FILETYPE, ft as u64)));
-                    out.push((format!("{}.flags", r.name), Output::Flags(&types::FDFLAGS, fl as u64)));
+                if let (Some(ft), Some(fl)) = (o.field(i, "filetype"), o.field(i, "flags")) {
+                    out.push(field(r.ty, r.name, "filetype", ft));
+                    out.push(field(r.ty, r.name, "flags", fl));
                 }
             }
             ResultType::Filestat => {
-                let field = |name: &str| {
-                    let (_, off, size) = layout::field(layout::FILESTAT_FIELDS, name).expect("filestat field");
-                    match size {
-                        1 => u8_at(m, at + off).map(u64::from),
-                        _ => u64_at(m, at + off),
-                    }
-                };
-                if let Some(ft) = field("filetype") {
-                    out.push((format!("{}.filetype", r.name), Output::Enum(&types::FILETYPE, ft)));
+                if let Some(ft) = o.field(i, "filetype") {
+                    out.push(field(r.ty, r.name, "filetype", ft));
                     let dir = types::FILETYPE.value("directory") == Some(ft);
                     if !dir {
                         for name in ["nlink", "size"] {
-                            if let Some(v) = field(name) {
-                                out.push((format!("{}.{name}", r.name), Output::Int(v)));
+                            if let Some(v) = o.field(i, name) {
+                                out.push(field(r.ty, r.name, name, v));
                             }
                         }
                     }
                 }
             }
             ResultType::Prestat => {
-                if let Some(tag) = u8_at(m, at) {
-                    out.push((format!("{}.tag", r.name), Output::Enum(&types::PREOPENTYPE, tag as u64)));
+                if let Some(tag) = o.field(i, "tag") {
+                    out.push(field(r.ty, r.name, "tag", tag));
                 }
             }
         }
     }
-    let used = sl.results.first().and_then(|at| u32_at(m, *at));
-    match f.name {
-        "fd_read" | "fd_pread" | "sock_recv" => {
-            let mut all = Vec::new();
-            for (at, len) in &sl.iovecs {
-                all.extend_from_slice(bytes_at(m, *at, *len).unwrap_or_default());
+    for (name, kind) in views::views(f) {
+        let view = match kind {
+            ViewKind::Bytes => {
+                let Some(bytes) = o.bytes() else { continue };
+                // Preopen names without a leading `/` (see the module rules).
+                let bytes = match f.name {
+                    "fd_prestat_dir_name" => bytes.strip_prefix(b"/").map(<[u8]>::to_vec).unwrap_or(bytes),
+                    _ => bytes,
+                };
+                Output::Bytes(bytes)
             }
-            all.truncate(used.unwrap_or(0) as usize);
-            out.push(("read".into(), Output::Bytes(all)));
-        }
-        "path_readlink" => {
-            if let Some((at, len)) = sl.buffer {
-                let n = used.unwrap_or(0).min(len);
-                out.push(("contents".into(), Output::Bytes(bytes_at(m, at, n).unwrap_or_default().to_vec())));
-            }
-        }
-        "fd_prestat_dir_name" => {
-            if let Some((at, len)) = sl.buffer {
-                let name = bytes_at(m, at, len).unwrap_or_default();
-                let name = name.strip_prefix(b"/").unwrap_or(name);
-                out.push(("name".into(), Output::Bytes(name.to_vec())));
-            }
-        }
-        "fd_readdir" => {
-            // Entry order is unspecified: only a whole listing (cookie 0, buffer not filled)
-            // is the same set everywhere.
-            let from_start = matches!(step.args.get(2), Some(Arg::Scalar(Scalar::Value(0))));
-            if let (Some((at, len)), true) = (sl.buffer, from_start) {
-                if used.is_none_or(|u| u >= len) {
-                    return out;
+            ViewKind::Entries => {
+                // Entry order is unspecified: only a whole listing (cookie 0, buffer not
+                // filled) is the same set everywhere.
+                let from_start = matches!(step.args.get(2), Some(Arg::Scalar(Scalar::Value(0))));
+                if !from_start || o.fills_buffer() != Some(false) {
+                    continue;
                 }
-                let entries = decode_dirents(m, at, used.unwrap_or(0).min(len)).into_iter().collect();
-                out.push(("entries".into(), Output::Entries(entries)));
+                Output::Entries(o.entries().unwrap_or_default().into_iter().collect())
             }
-        }
-        "poll_oneoff" => {
-            if let Some((at, cap)) = sl.events {
-                let mut ev = BTreeMap::new();
-                for i in 0..used.unwrap_or(0).min(cap) {
-                    let e = at + layout::EVENT.size * i;
-                    if let (Some(ud), Some(err), Some(ty)) = (u64_at(m, e), u16_at(m, e + 8), u8_at(m, e + 10)) {
-                        ev.insert(ud, (err as u32, ty as u64));
-                    }
-                }
-                out.push(("events".into(), Output::Events(ev)));
-            }
-        }
-        _ => {}
+            ViewKind::Events => match o.events() {
+                Some(events) => Output::Events(events),
+                None => continue,
+            },
+            // argv and the environment are the fixture's; random bytes differ by design.
+            ViewKind::Strings | ViewKind::Random => continue,
+        };
+        out.push(((*name).to_owned(), view));
     }
     out
+}
+
+/// A record field as an output named `result.field`, typed by the record table.
+fn field(ty: ResultType, result: &str, name: &str, v: u64) -> (String, Output) {
+    let output = match records::field_type(ty, name) {
+        Some(FieldType::Enum(e)) => Output::Enum(e, v),
+        Some(FieldType::Flags(t)) => Output::Flags(t, v),
+        Some(FieldType::Int) | None => Output::Int(v),
+    };
+    (format!("{result}.{name}"), output)
 }
 
 /// The errno a raw step result names, or its number.

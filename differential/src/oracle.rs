@@ -12,9 +12,9 @@
 
 use wasi_conform_runners::{all_runtimes, execute, Availability, Runtime};
 use wasi_conform_suite::compile::Layout;
+use wasi_conform_suite::describe::{self, show_bytes, tree_diff};
 use wasi_conform_suite::outcome::Canaries;
 use wasi_conform_suite::scenario::Scenario;
-use wasi_conform_suite::verdict::{show_bytes, tree_diff};
 
 use crate::normalise::{self, describe_raw, EndClass, Observation, StepObs};
 use wasi_conform_suite::case::TestCase;
@@ -288,5 +288,5 @@ fn last_function(want: &Observation, scenario: Option<&Scenario>) -> String {
 }
 
 fn call_line(step: &wasi_conform_suite::scenario::Step) -> String {
-    wasi_conform_suite::verdict::describe_call(step, |_| None)
+    describe::describe_call(step, |_| None)
 }

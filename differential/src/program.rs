@@ -172,6 +172,7 @@ impl Gen<'_, '_, '_> {
         let mut step = Step {
             function: f,
             args,
+            defaulted: Vec::new(),
             out_ptrs: vec![None; f.results.len()],
             bind,
             expect: StepExpect::default(),

@@ -129,7 +129,7 @@ pub fn escape_line(row: &ResultRow) -> &str {
 mod tests {
     use super::*;
     use crate::report::testdata::sample;
-    use wasi_conform_suite::verdict::StepSeen;
+    use wasi_conform_suite::observe::StepSeen;
 
     fn denial_row(r: &mut Report) -> &mut ResultRow {
         r.results.iter_mut().find(|x| x.runtime == "wasmtime" && x.scenario == "path_open/a").unwrap()

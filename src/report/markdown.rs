@@ -522,7 +522,7 @@ mod tests {
         // Refused with another errno: its own column.
         let row = r.results.iter_mut().find(|x| x.runtime == "wasmtime" && x.scenario == "path_open/a").unwrap();
         row.verdict = "fail".into();
-        row.steps = vec![wasi_conform_suite::verdict::StepSeen { observed: "noent".into(), errno_ok: Some(false) }];
+        row.steps = vec![wasi_conform_suite::observe::StepSeen { observed: "noent".into(), errno_ok: Some(false) }];
         let d = denial(&r);
         assert!(d.contains("| wasmtime | 0 / 1 | 0 | 0 | 1 | 0 | 0 | `dotdot` (1) |"), "{d}");
         assert!(d.contains("| reference | 1 / 1 | 0 | 0 | 0 | 0 | 0 | - |"), "{d}");

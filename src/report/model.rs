@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use wasi_conform_runners::matrix::CaseResult;
 use wasi_conform_suite::expectations::Status;
+use wasi_conform_suite::observe::StepSeen;
 use wasi_conform_suite::scenario::Strength;
-use wasi_conform_suite::verdict::StepSeen;
 
 use super::figures::Figures;
 

@@ -3,7 +3,7 @@
 //! the rights capability), two runtimes with results and one that is not available. Its
 //! figures are filled in as a collected report's are.
 
-use wasi_conform_suite::verdict::StepSeen;
+use wasi_conform_suite::observe::StepSeen;
 
 use super::model::*;
 

@@ -136,6 +136,10 @@ pub struct Step {
     pub function: &'static Function,
     /// One argument per entry of `function.params`, in order.
     pub args: Vec<Arg>,
+    /// The parameters whose argument the scenario leaves to the loader's default (flags 0,
+    /// `cookie` 0, …; the value is in `args` all the same): [`crate::save`] leaves them out
+    /// again when it writes the scenario for people to read.
+    pub defaulted: Vec<&'static str>,
     /// Raw out-pointer overrides, by result index.
     pub out_ptrs: Vec<Option<u32>>,
     /// Values this step binds for later steps and checks (`$name`).

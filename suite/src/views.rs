@@ -2,7 +2,9 @@
 //! wrote into guest memory — bytes read, a link's contents, directory entries, argv.
 //!
 //! A view is checked in a step's `expect` under its name, next to the results of the
-//! function table. Which functions have which views is stated here, once.
+//! function table. Which functions have which views is stated here, once: the loader, the
+//! verdict, the self-checking compiler and the fuzz normaliser all ask [`views`] or
+//! [`kind`]; [`crate::observe`] decodes each kind.
 
 use wasi_conform_abi::Function;
 
@@ -43,4 +45,9 @@ pub fn views(f: &Function) -> &'static [(&'static str, ViewKind)] {
         "random_get" => &[("buf", ViewKind::Random)],
         _ => &[],
     }
+}
+
+/// The kind of `f`'s view called `name`, if it has one.
+pub fn kind(f: &Function, name: &str) -> Option<ViewKind> {
+    views(f).iter().find(|(n, _)| *n == name).map(|(_, kind)| *kind)
 }

@@ -195,7 +195,7 @@ fn coverage_trial(prepared: &Arc<Vec<Prepared>>) -> Trial {
 fn citations_trial(prepared: &Arc<Vec<Prepared>>) -> Trial {
     let prepared = prepared.clone();
     Trial::test("suite/divergence-citations", move || {
-        use wasi_conform_suite::denial::divergences;
+        use wasi_conform_suite::divergences;
         let cases = divergences::builtin()?;
         let known: BTreeSet<&str> = cases.iter().map(|c| c.id.as_str()).collect();
         let unknown: Vec<String> = prepared

@@ -25,6 +25,7 @@ use wasi_conform_abi::{function, layout, Errno, ResultType};
 use wasm_encoder::{BlockType, Function as Body, Instruction as I, ValType};
 
 use super::{mem, CompileError, Compiler, StepLayout, TraceSink};
+use crate::observe::{self, BytesSource};
 use crate::scenario::*;
 use crate::views::{self, ViewKind};
 
@@ -412,7 +413,7 @@ impl Compiler {
             }
         }
         for (name, check) in &step.expect.views {
-            let kind = views::views(f).iter().find(|(n, _)| n == name).map(|(_, kind)| *kind);
+            let kind = views::kind(f, name);
             match (kind, check) {
                 (Some(ViewKind::Bytes), ViewCheck::Bytes(want)) => {
                     self.bytes_check(&format!("{what}: {name}"), step, sl, want, &mut checks)
@@ -533,26 +534,24 @@ impl Compiler {
         out.push(I::End);
     }
 
-    /// `read` / `contents` / `name`: the bytes the host wrote, cut as the verdict cuts them.
+    /// `read` / `contents` / `name`: the bytes the host wrote, where and as the verdict
+    /// reads them ([`observe::bytes_source`]).
     fn bytes_check(&mut self, what: &str, step: &Step, sl: &StepLayout, want: &[u8], out: &mut Vec<I<'static>>) {
-        // (address, length) of each piece of the output, and the cap on `used`.
-        let (pieces, cap): (Vec<(u32, u32)>, u32) = match (sl.buffer, sl.iovecs.is_empty()) {
-            (Some((at, len)), _) => (vec![(at, len)], len),
-            (None, false) => (sl.iovecs.clone(), sl.iovecs.iter().map(|(_, n)| n).sum()),
-            (None, true) => {
-                self.refuse(format!("{what} is checked on a buffer passed raw"));
-                return;
-            }
+        let Some(BytesSource { pieces, used, .. }) = observe::bytes_source(step, sl) else {
+            self.refuse(format!("{what} is checked on a buffer passed raw"));
+            return;
         };
+        // The cap on `used`: every byte of the pieces.
+        let cap: u32 = pieces.iter().map(|(_, n)| n).sum();
         let want_at = self.put(want.to_vec());
         let n = want.len() as u32;
         let count_msg = self.msg(format!("{what}: expected {} ({n} bytes), observed ", show_bytes(want)));
         let bytes_msg = self.msg(format!("{what}: expected {}, observed other bytes\n", show_bytes(want)));
         let suffix = self.msg(" bytes\n".to_owned());
         // VALUE = min(used, cap), or cap when the function has no `used` result.
-        match (step.function.results.is_empty(), sl.results.first()) {
-            (false, Some(used)) => out.extend([
-                I::I32Const(*used as i32),
+        match used {
+            Some(used) => out.extend([
+                I::I32Const(used as i32),
                 I::I64Load32U(mem(0, 0)),
                 I::LocalSet(VALUE),
                 I::LocalGet(VALUE),
@@ -563,7 +562,7 @@ impl Compiler {
                 I::LocalSet(VALUE),
                 I::End,
             ]),
-            _ => out.extend([I::I64Const(cap as i64), I::LocalSet(VALUE)]),
+            None => out.extend([I::I64Const(cap as i64), I::LocalSet(VALUE)]),
         }
         out.extend([I::LocalGet(VALUE), I::I64Const(n as i64), I::I64Ne, I::If(BlockType::Empty)]);
         out.extend(Self::fail_call(count_msg, 2, suffix));

@@ -6,10 +6,11 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-use wasi_conform_abi::types::{self, EnumType, FlagsType};
+use wasi_conform_abi::types::{EnumType, FlagsType};
 use wasi_conform_abi::{Errno, Function, ResultType, Returns};
 
 use super::values::*;
+use crate::records::{self, FieldType};
 use crate::scenario::*;
 use crate::views::{self, ViewKind};
 
@@ -42,8 +43,8 @@ impl<'de> Visitor<'de> for ExpectSeed {
                 e.errno = Some(m.next_value::<ErrnoValue>()?.0);
             } else if let Some(r) = f.results.iter().find(|r| r.name == k) {
                 e.results.push((k, m.next_value_seed(ResultSeed(r.ty))?));
-            } else if let Some((_, kind)) = views::views(f).iter().find(|(n, _)| *n == k) {
-                e.views.push((k, m.next_value_seed(ViewSeed(*kind))?));
+            } else if let Some(kind) = views::kind(f, &k) {
+                e.views.push((k, m.next_value_seed(ViewSeed(kind))?));
             } else {
                 let mut known: Vec<&str> = vec!["errno"];
                 known.extend(f.results.iter().map(|r| r.name));
@@ -203,50 +204,14 @@ impl<'de> Visitor<'de> for ScalarCheck {
 /// Field checks of a record result.
 struct RecordCheck(ResultType);
 
-/// Fields of the records, and how each is written.
-fn record_fields(ty: ResultType) -> &'static [(&'static str, FieldKind)] {
-    static FDSTAT: [(&str, FieldKind); 4] = [
-        ("filetype", FieldKind::Enum(&types::FILETYPE)),
-        ("flags", FieldKind::Flags(&types::FDFLAGS)),
-        ("rights_base", FieldKind::Flags(&types::RIGHTS)),
-        ("rights_inheriting", FieldKind::Flags(&types::RIGHTS)),
-    ];
-    static FILESTAT: [(&str, FieldKind); 8] = [
-        ("dev", FieldKind::Int),
-        ("ino", FieldKind::Int),
-        ("filetype", FieldKind::Enum(&types::FILETYPE)),
-        ("nlink", FieldKind::Int),
-        ("size", FieldKind::Int),
-        ("atim", FieldKind::Int),
-        ("mtim", FieldKind::Int),
-        ("ctim", FieldKind::Int),
-    ];
-    static PRESTAT: [(&str, FieldKind); 2] =
-        [("tag", FieldKind::Enum(&types::PREOPENTYPE)), ("name_len", FieldKind::Int)];
-    match ty {
-        ResultType::Fdstat => &FDSTAT,
-        ResultType::Filestat => &FILESTAT,
-        ResultType::Prestat => &PRESTAT,
-        ResultType::Size | ResultType::Fd | ResultType::Filesize | ResultType::Timestamp | ResultType::Roflags => &[],
-    }
-}
-
-/// How a record field is written in an expectation.
-#[derive(Clone, Copy)]
-pub(crate) enum FieldKind {
-    Int,
-    Enum(&'static EnumType),
-    Flags(&'static FlagsType),
-}
-
 impl<'de> Visitor<'de> for RecordCheck {
     type Value = ValueCheck;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        let names: Vec<&str> = record_fields(self.0).iter().map(|(n, _)| *n).collect();
+        let names: Vec<&str> = records::fields(self.0).iter().map(|(n, _)| *n).collect();
         write!(f, "a map of field checks ({})", names.join(", "))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<ValueCheck, A::Error> {
-        let fields = record_fields(self.0);
+        let fields = records::fields(self.0);
         let mut out = Vec::new();
         while let Some(k) = m.next_key::<String>()? {
             let (_, kind) = fields
@@ -254,9 +219,9 @@ impl<'de> Visitor<'de> for RecordCheck {
                 .find(|(n, _)| *n == k)
                 .ok_or_else(|| de::Error::custom(format!("unknown field `{k}`, expected {}", Expecting(&self))))?;
             let check = match kind {
-                FieldKind::Int => m.next_value_seed(ScalarCheckSeed)?,
-                FieldKind::Enum(e) => m.next_value_seed(EnumCheck(e))?,
-                FieldKind::Flags(t) => m.next_value_seed(FlagsCheck(t))?,
+                FieldType::Int => m.next_value_seed(ScalarCheckSeed)?,
+                FieldType::Enum(e) => m.next_value_seed(EnumCheck(e))?,
+                FieldType::Flags(t) => m.next_value_seed(FlagsCheck(t))?,
             };
             out.push((k, check));
         }

@@ -31,7 +31,7 @@ use crate::case::MAX_BUDGET;
 use crate::scenario::*;
 use values::{BytesValue, ExitValue, HexString};
 
-pub use step::DEFAULT_REGION;
+pub use step::{complete_args, Args, ArgsError, DEFAULT_REGION};
 
 /// A scenario file that could not be loaded.
 #[derive(Debug, thiserror::Error)]

@@ -34,6 +34,7 @@ pub fn steps(cap: Capability, preopen: &str) -> Vec<Step> {
                 Step {
                     function: get,
                     args: vec![fd()],
+                    defaulted: Vec::new(),
                     out_ptrs: vec![None; get.results.len()],
                     bind: vec![
                         Bind {
@@ -52,6 +53,7 @@ pub fn steps(cap: Capability, preopen: &str) -> Vec<Step> {
                 Step {
                     function: set,
                     args: vec![fd(), Arg::Scalar(Scalar::Binding(base)), Arg::Scalar(Scalar::Binding(inheriting))],
+                    defaulted: Vec::new(),
                     out_ptrs: vec![None; set.results.len()],
                     bind: Vec::new(),
                     expect: StepExpect::default(),

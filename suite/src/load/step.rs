@@ -37,10 +37,11 @@ impl<'de> Visitor<'de> for StepVisitor {
                 FUNCTIONS.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
             ))
         })?;
-        let args = m.next_value_seed(ArgsSeed(function))?;
+        let (args, defaulted) = m.next_value_seed(ArgsSeed(function))?;
         let mut step = Step {
             function,
             args,
+            defaulted,
             out_ptrs: vec![None; function.results.len()],
             bind: Vec::new(),
             expect: StepExpect::default(),
@@ -100,25 +101,28 @@ pub(super) fn result_names(f: &Function) -> String {
 
 struct ArgsSeed(&'static Function);
 
+/// A step's arguments, and the parameters left to their defaults.
+pub type Args = (Vec<Arg>, Vec<&'static str>);
+
 impl<'de> DeserializeSeed<'de> for ArgsSeed {
-    type Value = Vec<Arg>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Arg>, D::Error> {
+    type Value = Args;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Args, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for ArgsSeed {
-    type Value = Vec<Arg>;
+    type Value = Args;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         write!(f, "the arguments of {} as a map ({})", self.0.name, param_names(self.0))
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Vec<Arg>, E> {
-        finish_args(self.0, vec![None; self.0.params.len()]).map_err(E::custom)
+    fn visit_unit<E: de::Error>(self) -> Result<Args, E> {
+        complete_args(self.0, vec![None; self.0.params.len()]).map_err(E::custom)
     }
-    fn visit_none<E: de::Error>(self) -> Result<Vec<Arg>, E> {
+    fn visit_none<E: de::Error>(self) -> Result<Args, E> {
         self.visit_unit()
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Vec<Arg>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Args, A::Error> {
         let f = self.0;
         let mut args: Vec<Option<Arg>> = vec![None; f.params.len()];
         while let Some(k) = m.next_key::<String>()? {
@@ -130,7 +134,7 @@ impl<'de> Visitor<'de> for ArgsSeed {
             }
             args[idx] = Some(m.next_value_seed(ArgSeed(f.params[idx].ty, f.params[idx].name))?);
         }
-        finish_args(f, args).map_err(de::Error::custom)
+        complete_args(f, args).map_err(de::Error::custom)
     }
 }
 
@@ -142,32 +146,47 @@ fn param_names(f: &Function) -> String {
     }
 }
 
-/// Fills defaults: flags → 0, `cookie` → 0, `nsubscriptions` → number of subscriptions,
-/// `out` (events) → one per subscription, regions → 4096 bytes. Everything else is required.
-fn finish_args(f: &Function, mut args: Vec<Option<Arg>>) -> Result<Vec<Arg>, String> {
+/// An argument a step must give.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArgsError {
+    #[error("{function}: give `nsubscriptions` when `in` is raw")]
+    RawSubscriptionsUncounted { function: &'static str },
+    #[error("{function} needs argument `{param}` (arguments: {params})")]
+    Missing { function: &'static str, param: &'static str, params: String },
+}
+
+/// Completes the arguments given (one per parameter, `None` where not given) with the
+/// defaults: flags → 0, `cookie` → 0, `nsubscriptions` → number of subscriptions, `out`
+/// (events) → one per subscription, regions → 4096 bytes. Everything else is required.
+/// Returns the arguments and the names of the parameters left to their default.
+pub fn complete_args(f: &Function, mut args: Vec<Option<Arg>>) -> Result<Args, ArgsError> {
     let nsubs = args.iter().find_map(|a| match a {
         Some(Arg::Subscriptions(s)) => Some(s.len() as u32),
         _ => None,
     });
     let mut out = Vec::with_capacity(args.len());
+    let mut defaulted = Vec::new();
     for (p, a) in f.params.iter().zip(args.iter_mut()) {
         let v = match a.take() {
             Some(v) => v,
-            None => match p.ty {
-                ParamType::Flags(_) => Arg::Scalar(Scalar::Value(0)),
-                ParamType::Region => Arg::Region(DEFAULT_REGION),
-                ParamType::U64 if p.name == "cookie" => Arg::Scalar(Scalar::Value(0)),
-                ParamType::U32 if p.name == "nsubscriptions" => match nsubs {
-                    Some(n) => Arg::Scalar(Scalar::Value(n as u64)),
-                    None => return Err(format!("{}: give `nsubscriptions` when `in` is raw", f.name)),
-                },
-                ParamType::Events => Arg::Events(nsubs.unwrap_or(1).max(1)),
-                _ => return Err(format!("{} needs argument `{}` (arguments: {})", f.name, p.name, param_names(f))),
-            },
+            None => {
+                defaulted.push(p.name);
+                match p.ty {
+                    ParamType::Flags(_) => Arg::Scalar(Scalar::Value(0)),
+                    ParamType::Region => Arg::Region(DEFAULT_REGION),
+                    ParamType::U64 if p.name == "cookie" => Arg::Scalar(Scalar::Value(0)),
+                    ParamType::U32 if p.name == "nsubscriptions" => match nsubs {
+                        Some(n) => Arg::Scalar(Scalar::Value(n as u64)),
+                        None => return Err(ArgsError::RawSubscriptionsUncounted { function: f.name }),
+                    },
+                    ParamType::Events => Arg::Events(nsubs.unwrap_or(1).max(1)),
+                    _ => return Err(ArgsError::Missing { function: f.name, param: p.name, params: param_names(f) }),
+                }
+            }
         };
         out.push(v);
     }
-    Ok(out)
+    Ok((out, defaulted))
 }
 
 /// Default size of a [`Arg::Region`].
