@@ -101,6 +101,7 @@ use wasmer_wasix::wasmer_wasix_types::wasi::Signal;
 use wasmer_wasix::{PluggableRuntime, WasiEnv, WasiError, WasiProcess};
 
 use crate::compile_cache::CompileCache;
+use crate::process::panic_text;
 use crate::{Availability, Execution, Runtime, Sandbox};
 
 /// How long the watchdog keeps stopping a run that passed its limit before giving up on
@@ -181,6 +182,12 @@ impl Runtime for Wasmer {
 
 /// What the run's thread reports.
 type Report = (Ending, Option<Vec<u8>>);
+
+impl crate::isolated::InProcess for Wasmer {
+    fn run_in(&self, case: &TestCase, preopens: &[(String, std::path::PathBuf)]) -> Execution {
+        self.run_with_preopens(case, preopens)
+    }
+}
 
 impl Wasmer {
     /// Runs a case with explicit (guest name, host directory) preopens.
@@ -543,13 +550,6 @@ impl AsyncSeek for Capture {
     fn poll_complete(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<u64>> {
         Poll::Ready(Err(std::io::Error::other(format!("can not seek {}", self.name))))
     }
-}
-
-fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "panic".into())
 }
 
 #[cfg(test)]

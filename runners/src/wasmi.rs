@@ -156,6 +156,12 @@ impl Runtime for Wasmi {
     }
 }
 
+impl crate::isolated::InProcess for Wasmi {
+    fn run_in(&self, case: &TestCase, preopens: &[(String, std::path::PathBuf)]) -> Execution {
+        self.run_with_preopens(case, preopens)
+    }
+}
+
 impl Wasmi {
     /// Runs a case with explicit (guest name, host directory) preopens.
     pub fn run_with_preopens(&self, case: &TestCase, preopens: &[(String, std::path::PathBuf)]) -> Execution {

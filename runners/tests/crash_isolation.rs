@@ -119,7 +119,7 @@ fn the_sandbox_is_the_parents() {
     assert!(sandbox.final_trees()["/sandbox"].contains_key("made"));
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
     test_main(|| {
         tests(&[
             ("isolated_runs_match_in_process_runs", isolated_runs_match_in_process_runs),
