@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use wasi_conform_suite::case::KNOWN_HANG_BUDGET;
-use wasi_conform_suite::compile::{self, Compiled};
+use wasi_conform_suite::compile::{self, CompileError, Compiled};
 use wasi_conform_suite::expectations::{classify, Expectations, ExpectationsError, Status};
 use wasi_conform_suite::outcome::Outcome;
 use wasi_conform_suite::scenario::Scenario;
@@ -24,12 +24,12 @@ use crate::{execute, Availability, Runtime};
 /// A scenario ready to run: compiled once, run on every runtime.
 pub struct Prepared {
     pub scenario: Scenario,
-    pub compiled: Result<Compiled, String>,
+    pub compiled: Result<Compiled, CompileError>,
 }
 
 impl Prepared {
     pub fn new(scenario: Scenario) -> Self {
-        let compiled = compile::compile(&scenario).map_err(|e| e.to_string());
+        let compiled = compile::compile(&scenario);
         Prepared { scenario, compiled }
     }
 }
@@ -201,7 +201,7 @@ fn run_and_judge(rt: &dyn Runtime, p: &Prepared, exp: &Expectations) -> (CaseRes
     };
     let compiled = match &p.compiled {
         Ok(c) => c,
-        Err(e) => return (mk(Status::Error, "error", e.clone(), Duration::ZERO), None),
+        Err(e) => return (mk(Status::Error, "error", e.to_string(), Duration::ZERO), None),
     };
     let known = exp.get(id);
     let outcome = match known {

@@ -93,7 +93,7 @@ impl Wasmtime {
     pub fn run_with_preopens(&self, case: &TestCase, preopens: &[(String, std::path::PathBuf)]) -> Execution {
         let pre = match self.cache.get(&self.engine, &self.linker, case) {
             Ok(p) => p,
-            Err(e) => return Execution::crash(e),
+            Err(e) => return Execution::crash(e.to_string()),
         };
         let stdout = MemoryOutputPipe::new(PIPE_CAPACITY);
         let stderr = MemoryOutputPipe::new(PIPE_CAPACITY);
