@@ -6,7 +6,7 @@
 //! adapter — lives in [`execute`], once.
 //!
 //! Adapters, by kind:
-//! - in-process: [`reference`] (the oracle), [`wasmtime`], [`wasmi`], [`wasmer`] (the last
+//! - in-process: [`reference`](mod@reference) (the oracle), [`wasmtime`], [`wasmi`], [`wasmer`] (the last
 //!   three can run in crash-isolating worker processes, [`isolated`]);
 //! - JavaScript runtimes' `node:wasi` in long-lived worker processes: [`js`] (Node, Bun,
 //!   Deno);

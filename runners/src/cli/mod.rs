@@ -26,7 +26,7 @@
 //!    environment is exactly what the template's environment flags pass, and nothing of
 //!    the host's leaks in. It is the leader of a new process group; stdin is a pipe fed
 //!    `case.fixture.stdin` (then closed), stdout and stderr are pipes drained by threads
-//!    (each kept up to [`OUTPUT_CAP`](crate::process::OUTPUT_CAP) bytes; the rest is read and dropped so the process
+//!    (each kept up to [`OUTPUT_CAP`] bytes; the rest is read and dropped so the process
 //!    never blocks on a full pipe).
 //! 5. Limits: after `case.limits.timeout` the whole process group is killed (`SIGKILL`) and
 //!    the run is a [`Ending::Timeout`]. Memory: `RLIMIT_DATA` is set to

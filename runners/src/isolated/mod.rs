@@ -29,7 +29,7 @@
 //!   starts a fresh worker.
 //! - A program that did not call it (a unit test binary) cannot be re-run as a worker:
 //!   there [`Isolated`] runs the adapter in-process, as before.
-//! - The wire format is [`wire`]; the worker processes are [`LineChild`]ren.
+//! - The wire format is in `wire.rs`; the worker processes are [`LineChild`]ren.
 //!
 //! Which adapters are isolated is the registry's policy ([`crate::registry`],
 //! `WASI_CONFORM_ISOLATE`).

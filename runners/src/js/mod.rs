@@ -3,8 +3,8 @@
 //! ([`node`], [`bun`], [`deno`]) is a [`Spec`]: its name, where its binary is, how it says
 //! its version, its command line, and how the guest's stdio reach `node:wasi`. Everything
 //! else is here, once: a run (this file), finding the binary and starting a runner
-//! ([`launch`]), the worker pool ([`pool`]), the stdio pipes ([`stdio`]), the wire protocol
-//! ([`protocol`]) and the bench notes ([`bench`]); the adapter tests are
+//! ([`launch`]), the worker pool (`pool.rs`), the stdio pipes ([`stdio`]), the wire protocol
+//! ([`protocol`]) and the bench notes ([`bench`](mod@bench)); the adapter tests are
 //! `runners/tests/js.rs`.
 //!
 //! - The runner script is embedded in the binary and written once to a temporary directory

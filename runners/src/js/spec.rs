@@ -7,7 +7,7 @@ use std::process::Command;
 
 /// Everything that differs between the JS runtimes.
 pub struct Spec {
-    /// [`Runtime::name`].
+    /// [`crate::Runtime::name`].
     pub name: &'static str,
     /// Where the binary is looked for.
     pub binary: Binary,

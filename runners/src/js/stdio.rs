@@ -42,7 +42,7 @@ struct OutputPipe {
 }
 
 /// How long the output threads may take to see end-of-file once the runner is done (and no
-/// longer holds a pipe, see [`GuestStdio::held_by`]).
+/// longer holds a pipe, see `GuestStdio::held_by`).
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl GuestStdio {
