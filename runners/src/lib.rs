@@ -49,6 +49,17 @@ pub enum Availability {
     NotAvailable(String),
 }
 
+impl Availability {
+    /// Available when a probe (e.g. finding the binary and asking its version) succeeded,
+    /// else not, with the probe's error as the reason.
+    pub fn of<T, E: std::fmt::Display>(probe: Result<T, E>) -> Availability {
+        match probe {
+            Ok(_) => Availability::Available,
+            Err(e) => Availability::NotAvailable(e.to_string()),
+        }
+    }
+}
+
 /// What an adapter observed while running a module; [`execute`] adds trees and canaries.
 #[derive(Debug, Clone)]
 pub struct Execution {

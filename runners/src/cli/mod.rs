@@ -194,10 +194,7 @@ impl Runtime for CliRuntime {
     }
 
     fn availability(&self) -> Availability {
-        match self.probe() {
-            Ok(_) => Availability::Available,
-            Err(e) => Availability::NotAvailable(e.to_string()),
-        }
+        Availability::of(self.probe().as_ref())
     }
 
     fn run(&self, case: &TestCase, sandbox: &Sandbox) -> Execution {

@@ -334,10 +334,7 @@ impl Runtime for JsRuntime {
     }
 
     fn availability(&self) -> Availability {
-        match self.probe() {
-            Ok(_) => Availability::Available,
-            Err(e) => Availability::NotAvailable(e.to_string()),
-        }
+        Availability::of(self.probe())
     }
 
     fn run(&self, case: &TestCase, sandbox: &Sandbox) -> Execution {
