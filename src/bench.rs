@@ -41,7 +41,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     let prepared: Vec<Prepared> = scenarios.into_iter().map(Prepared::new).collect();
     let cases: Vec<_> = prepared.iter().filter_map(|p| p.compiled.as_ref().ok()).map(|c| &c.case).collect();
     println!("{} scenarios, {} round(s), one thread", cases.len(), args.rounds);
-    for rt in crate::cli_run::select_runtimes(&args.runtime)? {
+    for rt in wasi_conform_runners::registry::select(&args.runtime)? {
         if let Availability::NotAvailable(why) = rt.availability() {
             println!("{:<12} not available: {why}", rt.name());
             continue;

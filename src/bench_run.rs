@@ -10,11 +10,10 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context, Result};
-use wasi_conform_runners::matrix::{CaseResult, Prepared};
-use wasi_conform_runners::Availability;
+use anyhow::{anyhow, Result};
+use wasi_conform_runners::matrix::{self, CaseResult, Prepared};
+use wasi_conform_runners::{registry, Availability};
 use wasi_conform_suite::discover;
-use wasi_conform_suite::expectations::Expectations;
 
 /// The goal for the whole suite on every available runtime on a 2-core machine.
 const TARGET: Duration = Duration::from_secs(30);
@@ -34,7 +33,7 @@ struct Phase {
 type Observed = BTreeMap<(String, String), (&'static str, &'static str, String)>;
 
 pub fn run(names: &[String], repeat: usize, jobs: Option<usize>) -> Result<ExitCode> {
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let jobs = matrix::jobs(jobs);
     let exp_dir = discover::suite_dir().join("expectations");
     let mut runs: Vec<Observed> = Vec::new();
     for round in 1..=repeat {
@@ -42,7 +41,7 @@ pub fn run(names: &[String], repeat: usize, jobs: Option<usize>) -> Result<ExitC
         let scenarios = discover::load_builtin().map_err(|e| anyhow!(e.join("\n")))?;
         let prepared: Vec<Prepared> = scenarios.into_iter().map(Prepared::new).collect();
         let compile = started.elapsed();
-        let runtimes = crate::cli_run::select_runtimes(names)?;
+        let runtimes = registry::select(names)?;
         let mut phases = Vec::new();
         let mut observed = Observed::new();
         for rt in &runtimes {
@@ -58,9 +57,8 @@ pub fn run(names: &[String], repeat: usize, jobs: Option<usize>) -> Result<ExitC
                 });
                 continue;
             }
-            let exp =
-                Expectations::load(&exp_dir, rt.name()).with_context(|| format!("expectations of {}", rt.name()))?;
-            let results = crate::cli_run::run_parallel(rt.as_ref(), &prepared, &exp, jobs);
+            let exp = matrix::expectations(&exp_dir, rt.name())?;
+            let results = matrix::run_all(rt.as_ref(), &prepared, &exp, jobs);
             let wall = t.elapsed();
             let hung: Vec<&CaseResult> = results.iter().filter(|r| r.verdict == "timeout").collect();
             phases.push(Phase {

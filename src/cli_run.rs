@@ -10,14 +10,12 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
-use wasi_conform_runners::matrix::{run_case, CaseResult, Prepared};
-use wasi_conform_runners::{all_runtimes, Availability, Runtime};
+use wasi_conform_runners::matrix::{self, CaseResult, Prepared};
+use wasi_conform_runners::{registry, Availability, Runtime};
 use wasi_conform_suite::discover;
-use wasi_conform_suite::expectations::{Expectations, Status};
+use wasi_conform_suite::expectations::Status;
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -48,23 +46,8 @@ pub struct RunArgs {
     wasi_testsuite: Option<PathBuf>,
 }
 
-/// Selects runtimes by name, refusing unknown names.
-pub fn select_runtimes(names: &[String]) -> Result<Vec<Box<dyn Runtime>>> {
-    let all = all_runtimes();
-    if names.is_empty() {
-        return Ok(all);
-    }
-    let known: Vec<&str> = all.iter().map(|r| r.name()).collect();
-    for n in names {
-        if !known.contains(&n.as_str()) {
-            bail!("unknown runtime `{n}` (known: {})", known.join(", "));
-        }
-    }
-    Ok(all.into_iter().filter(|r| names.iter().any(|n| n == r.name())).collect())
-}
-
 pub fn run(args: RunArgs) -> Result<ExitCode> {
-    let runtimes = select_runtimes(&args.runtime)?;
+    let runtimes = registry::select(&args.runtime)?;
     if let Some(dir) = &args.wasi_testsuite {
         return run_wasi_testsuite(&args, dir, &runtimes);
     }
@@ -90,39 +73,27 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     }
     let exp_dir = args.expectations.clone().unwrap_or_else(|| discover::suite_dir().join("expectations"));
     let prepared: Vec<Prepared> = scenarios.into_iter().map(Prepared::new).collect();
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let jobs = matrix::jobs(args.jobs);
 
     let mut results: Vec<CaseResult> = Vec::new();
     let mut versions = Vec::new();
     for rt in &runtimes {
-        let avail = rt.availability();
-        versions.push(serde_json::json!({
-            "name": rt.name(),
-            "version": rt.version(),
-            "available": avail == Availability::Available,
-            "reason": match &avail { Availability::Available => None, Availability::NotAvailable(w) => Some(w.clone()) },
-        }));
-        if let Availability::NotAvailable(why) = &avail {
-            for p in &prepared {
-                results.push(CaseResult {
-                    scenario: p.scenario.id.clone(),
-                    function: p.scenario.function.name.to_owned(),
-                    runtime: rt.name().to_owned(),
-                    status: Status::NotAvailable.as_str(),
-                    verdict: "not-available",
-                    message: why.clone(),
-                    reproduce: String::new(),
-                    elapsed_ms: 0.0,
-                    status_enum: Status::NotAvailable,
-                });
-            }
-            continue;
-        }
-        let exp = Expectations::load(&exp_dir, rt.name()).with_context(|| format!("expectations of {}", rt.name()))?;
-        results.extend(run_parallel(rt.as_ref(), &prepared, &exp, jobs));
+        versions.push(runtime_json(rt.as_ref()));
+        results.extend(matrix::run_runtime(rt.as_ref(), &prepared, &exp_dir, jobs)?);
     }
 
     finish(&args, &runtimes, versions, &results)
+}
+
+/// A runtime in the JSON output's `runtimes` list.
+fn runtime_json(rt: &dyn Runtime) -> serde_json::Value {
+    let avail = rt.availability();
+    serde_json::json!({
+        "name": rt.name(),
+        "version": rt.version(),
+        "available": avail == Availability::Available,
+        "reason": match &avail { Availability::Available => None, Availability::NotAvailable(w) => Some(w.clone()) },
+    })
 }
 
 /// Failures, the summary table and the JSON file, for scenarios and wasi-testsuite tests.
@@ -149,7 +120,7 @@ fn finish(
 
 /// `run --wasi-testsuite DIR`: see [`crate::wasi_testsuite`].
 fn run_wasi_testsuite(args: &RunArgs, dir: &std::path::Path, runtimes: &[Box<dyn Runtime>]) -> Result<ExitCode> {
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let jobs = matrix::jobs(args.jobs);
     let keep = |id: &str| {
         args.filter.as_ref().is_none_or(|f| id.contains(f.as_str())) && args.scenario.as_ref().is_none_or(|s| id == s)
     };
@@ -160,43 +131,8 @@ fn run_wasi_testsuite(args: &RunArgs, dir: &std::path::Path, runtimes: &[Box<dyn
     if results.is_empty() {
         bail!("no wasi-testsuite test under {} matches", dir.display());
     }
-    let versions = runtimes
-        .iter()
-        .map(|rt| {
-            let avail = rt.availability();
-            serde_json::json!({
-                "name": rt.name(),
-                "version": rt.version(),
-                "available": avail == Availability::Available,
-                "reason": match &avail { Availability::Available => None, Availability::NotAvailable(w) => Some(w.clone()) },
-            })
-        })
-        .collect();
+    let versions = runtimes.iter().map(|rt| runtime_json(rt.as_ref())).collect();
     finish(args, runtimes, versions, &results)
-}
-
-/// Runs every prepared scenario on one runtime with `jobs` threads; results in input order.
-pub fn run_parallel(rt: &dyn Runtime, prepared: &[Prepared], exp: &Expectations, jobs: usize) -> Vec<CaseResult> {
-    run_parallel_with(prepared, jobs, |p| run_case(rt, p, exp))
-}
-
-/// Applies `run` to every item with `jobs` threads; results in input order.
-pub(crate) fn run_parallel_with<T: Sync, R: Send>(items: &[T], jobs: usize, run: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let next = AtomicUsize::new(0);
-    let out: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..jobs.max(1).min(items.len()) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = items.get(i) else { return };
-                let r = run(item);
-                out.lock().expect("results lock").push((i, r));
-            });
-        }
-    });
-    let mut v = out.into_inner().expect("results lock");
-    v.sort_by_key(|(i, _)| *i);
-    v.into_iter().map(|(_, r)| r).collect()
 }
 
 fn print_failures(results: &[CaseResult]) {

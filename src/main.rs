@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use wasi_conform_runners::{all_runtimes, Availability};
+use wasi_conform_runners::{registry, Availability};
 use wasi_conform_suite::{compile, discover, load};
 
 #[derive(Parser)]
@@ -65,8 +65,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // A worker process for a crash-isolated in-process runtime serves runs and exits here.
-    wasi_conform_runners::isolated::serve_if_worker();
+    // A worker process for a crash-isolated in-process runtime serves runs and ends here.
+    if let Some(code) = registry::serve_if_worker() {
+        return code;
+    }
     // Keep panic backtraces, but stop anyhow (used inside wasmtime) from capturing one on
     // every guest trap: a large cost in a loop of runs.
     // SAFETY: single-threaded at this point.
@@ -86,7 +88,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Run(args) => cli_run::run(args),
         Command::Runtimes => {
             println!("{:<12} {:<16} availability", "runtime", "version");
-            for rt in all_runtimes() {
+            for rt in registry::all()? {
                 let avail = match rt.availability() {
                     Availability::Available => "available".to_owned(),
                     Availability::NotAvailable(why) => format!("not available: {why}"),

@@ -18,7 +18,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 use wasi_conform_runners::matrix::{run_case, Prepared};
 use wasi_conform_runners::test_main::{test_main, tests};
-use wasi_conform_runners::{all_runtimes, Availability};
+use wasi_conform_runners::{registry, Availability};
 use wasi_conform_suite::discover;
 use wasi_conform_suite::expectations::Expectations;
 
@@ -104,7 +104,7 @@ fn verdicts_under_exported_names(exported: &Path) -> BTreeMap<(String, String), 
     assert!(!prepared.is_empty());
     let none = Expectations::default();
     let mut verdicts = BTreeMap::new();
-    for rt in all_runtimes() {
+    for rt in registry::all().expect("runtimes") {
         if rt.availability() != Availability::Available {
             continue;
         }
@@ -210,7 +210,7 @@ fn exported_scenarios_get_the_same_verdicts_as_the_scenarios() {
     assert!(differ.is_empty(), "{} of {compared} differ:\n{}", differ.len(), differ.join("\n"));
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
     // The round trip runs Wasmer in this process's crash-isolation workers: a Wasmer
     // segfault on one exported scenario must not take the test binary down.
     test_main(|| {

@@ -11,9 +11,11 @@ use wasi_conform_differential::oracle::Oracle;
 use wasi_conform_differential::smith::{self, fuzz, CallAid};
 use wasi_conform_differential::triage::{signatures, Known};
 
-fn main() {
+fn main() -> std::process::ExitCode {
     // Wasmer runs in worker processes (crash isolation): this program can host them.
-    wasi_conform_runners::isolated::serve_if_worker();
+    if let Some(code) = wasi_conform_runners::registry::serve_if_worker() {
+        return code;
+    }
     // SAFETY: no other thread runs yet.
     unsafe {
         std::env::set_var("RUST_LIB_BACKTRACE", "0");
@@ -58,4 +60,5 @@ fn main() {
         let tag = if *explained { "known" } else { "NEW" };
         println!("[{tag}] {sig}  (first seed {seed}, {count} seeds)\n    {}", detail.replace('\n', "\n    "));
     }
+    std::process::ExitCode::SUCCESS
 }

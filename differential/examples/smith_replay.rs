@@ -9,11 +9,13 @@ use std::sync::Arc;
 
 use wasi_conform_differential::smith::{self, seeded, CallAid};
 use wasi_conform_runners::reference::{CallCounts, Reference};
-use wasi_conform_runners::{all_runtimes, execute};
+use wasi_conform_runners::{execute, registry};
 use wasi_conform_suite::verdict::show_bytes;
 
-fn main() {
-    wasi_conform_runners::isolated::serve_if_worker();
+fn main() -> std::process::ExitCode {
+    if let Some(code) = registry::serve_if_worker() {
+        return code;
+    }
     // SAFETY: no other thread runs yet.
     unsafe {
         std::env::set_var("RUST_LIB_BACKTRACE", "0");
@@ -22,7 +24,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(seed), Some(index)) = (args.first(), args.get(1)) else {
         eprintln!("usage: smith_replay SEED INDEX RUNTIME,… [OUT.wasm]");
-        std::process::exit(2);
+        return std::process::ExitCode::from(2);
     };
     let (seed, index): (u64, u64) = (seed.parse().expect("SEED"), index.parse().expect("INDEX"));
     let names: Vec<&str> = args.get(2).map(|s| s.split(',').filter(|s| !s.is_empty()).collect()).unwrap_or_default();
@@ -46,8 +48,9 @@ fn main() {
     for p in &m.plans {
         println!("  call site: {}{:?}", p.function.name, p.operands);
     }
-    for rt in all_runtimes().into_iter().filter(|r| names.contains(&r.name())) {
+    for rt in registry::all().expect("runtimes").into_iter().filter(|r| names.contains(&r.name())) {
         let o = execute(rt.as_ref(), &case);
         println!("{}: {}\n  stdout {} stderr {}", rt.name(), o.ending, show_bytes(&o.stdout), show_bytes(&o.stderr));
     }
+    std::process::ExitCode::SUCCESS
 }

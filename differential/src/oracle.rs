@@ -10,7 +10,8 @@
 //! layout) steps are compared one by one; without one (`capture_len` 0, e.g. a wasm-smith
 //! module) the ending, stdout/stderr, the final tree and the canaries are.
 
-use wasi_conform_runners::{all_runtimes, execute, Availability, Runtime};
+use wasi_conform_runners::registry::{self, RegistryError, REFERENCE};
+use wasi_conform_runners::{execute, Availability, Runtime};
 use wasi_conform_suite::compile::Layout;
 use wasi_conform_suite::describe::{self, show_bytes, tree_diff};
 use wasi_conform_suite::outcome::Canaries;
@@ -67,13 +68,12 @@ pub struct Divergence {
     pub detail: String,
 }
 
-/// Why an oracle could not be built.
+/// Why an oracle could not be built: the runtimes could not be chosen
+/// ([`registry::select`]: an unknown name, or a refused `runtimes.toml`).
 #[derive(Debug, thiserror::Error)]
 pub enum OracleError {
-    #[error("unknown runtime `{0}` (known: {1})")]
-    UnknownRuntime(String, String),
-    #[error("the reference runtime is missing from the runtime list")]
-    NoReference,
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
 }
 
 /// The reference and the runtimes it judges.
@@ -97,22 +97,12 @@ impl Oracle {
     /// runtimes not available here are listed in [`Oracle::unavailable`], never dropped
     /// silently.
     pub fn new(names: &[String]) -> Result<Oracle, OracleError> {
-        let all = all_runtimes();
-        let known: Vec<String> = all.iter().map(|r| r.name().to_owned()).collect();
-        for n in names {
-            if !known.contains(n) {
-                return Err(OracleError::UnknownRuntime(n.clone(), known.join(", ")));
-            }
-        }
         let mut reference = None;
         let mut others = Vec::new();
         let mut unavailable = Vec::new();
-        for rt in all {
-            if rt.name() == "reference" {
+        for rt in registry::select(names)? {
+            if rt.name() == REFERENCE {
                 reference = Some(rt);
-                continue;
-            }
-            if !names.is_empty() && !names.iter().any(|n| n == rt.name()) {
                 continue;
             }
             match rt.availability() {
@@ -120,14 +110,15 @@ impl Oracle {
                 Availability::NotAvailable(why) => unavailable.push((rt.name().to_owned(), why)),
             }
         }
-        let reference = reference.ok_or(OracleError::NoReference)?;
+        let reference = reference.unwrap_or_else(reference_runtime);
         Ok(Oracle { reference, others, unavailable })
     }
 
     /// The reference alone, judging nobody: a throughput baseline for the generator, the
     /// compiler and the reference (`wasi-conform fuzz --runtime reference`).
     pub fn reference_only() -> Result<Oracle, OracleError> {
-        let reference = all_runtimes().into_iter().find(|r| r.name() == "reference").ok_or(OracleError::NoReference)?;
+        // Chosen like any other runtime, so that a refused `runtimes.toml` is an error here too.
+        let reference = registry::select(&[REFERENCE.to_owned()])?.pop().unwrap_or_else(reference_runtime);
         Ok(Oracle { reference, others: Vec::new(), unavailable: Vec::new() })
     }
 
@@ -159,6 +150,11 @@ impl Oracle {
     pub fn reference(&self, case: &TestCase, plan: Option<Plan>) -> Observation {
         normalise::observe("reference", &execute(self.reference.as_ref(), case), plan.map(|p| (p.scenario, p.layout)))
     }
+}
+
+/// The judge.
+fn reference_runtime() -> Box<dyn Runtime> {
+    registry::builtin(REFERENCE).expect("the reference is a built-in runtime")
 }
 
 /// The first difference of `got` from the reference's `want`, if any.

@@ -8,8 +8,8 @@
 //!
 //! The default set is what one libFuzzer process survives. Wasmer is left out: a fuzz
 //! target runs it in-process (the CLI's crash-isolating worker needs
-//! `serve_if_worker()` in `main`, which libFuzzer owns), and in-process Wasmer can end the
-//! process — it blocks forever in `poll_oneoff` on a clock timeout of 0
+//! `registry::serve_if_worker()` in `main`, which libFuzzer owns), and in-process Wasmer can
+//! end the process — it blocks forever in `poll_oneoff` on a clock timeout of 0
 //! (`suite/scenarios/poll_oneoff/fuzz-zero-relative-timeout-fires.yaml`), panics on
 //! arithmetic overflow in `fd_readdir` with cookie `u64::MAX` when built with overflow
 //! checks (cargo-fuzz's default `-a`), and segfaults on unknown `poll_oneoff` event tags.

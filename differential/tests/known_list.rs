@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use wasi_conform_abi::Errno;
 use wasi_conform_differential::triage::Known;
-use wasi_conform_runners::all_runtimes;
+use wasi_conform_runners::registry;
 use wasi_conform_suite::discover;
 use wasi_conform_suite::expectations::Expectations;
 use wasi_conform_suite::scenario::{End, ErrnoExpect, ExitExpect, Scenario, Strength, TreeExpect};
@@ -26,7 +26,7 @@ fn repo_root() -> PathBuf {
 fn every_known_entry_names_real_runtimes_and_listed_scenarios() {
     let known = Known::load(&repo_root().join("fuzz/known-divergences.toml")).expect("the known list parses");
     assert!(!known.entries.is_empty(), "the known list is empty");
-    let runtimes: BTreeSet<String> = all_runtimes().iter().map(|r| r.name().to_owned()).collect();
+    let runtimes: BTreeSet<String> = registry::all().expect("runtimes").iter().map(|r| r.name().to_owned()).collect();
     let loaded: BTreeMap<String, Scenario> = discover::load_dir(&discover::suite_dir().join("scenarios"))
         .unwrap_or_else(|e| panic!("the suite loads: {}", e.join("\n")))
         .into_iter()

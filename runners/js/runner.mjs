@@ -1,6 +1,6 @@
 // wasi-conform's JS runner: runs one WASI preview1 module under the runtime's `node:wasi`
 // (Node.js, Bun, Deno) and reports how it ended plus the first bytes of its linear memory
-// (the trace channel). The adapters are runners/src/js.rs and node.rs, bun.rs, deno.rs.
+// (the trace channel). The adapters are runners/src/js/ (mod.rs and node.rs, bun.rs, deno.rs).
 //
 //   <runtime> runner.mjs --worker [--stdio=MODE] [--close-through-wasi]
 //       one JSON request per stdin line, one JSON response per stdout line
@@ -47,7 +47,7 @@
 // WASI_FD_SWEEP (~0.2 ms): Deno hands out the lowest free number, so only a guest that
 // renumbered a descriptor beyond it leaves one open — and the adapter, which checks after
 // every answer whether this process still holds one of the guest's pipes, retires the worker
-// then (runners/src/js.rs; the numbers are in runners/src/deno.rs).
+// then (runners/src/js/mod.rs; the numbers are in runners/src/js/deno.rs).
 //
 // Requests are read with blocking reads of the request pipe: every `node:wasi` call is
 // synchronous anyway, and it behaves the same on the three runtimes.

@@ -38,6 +38,15 @@ pub fn deadline_ticks(timeout: Duration) -> u64 {
     (timeout.as_millis() / TICK.as_millis()).max(1) as u64
 }
 
+/// Why a module could not be made ready to run (a crash of the run, with this text).
+#[derive(Debug, thiserror::Error)]
+pub enum ModuleError {
+    #[error("compile: {0:?}")]
+    Compile(wasmtime::Error),
+    #[error("link: {0:?}")]
+    Link(wasmtime::Error),
+}
+
 /// Modules compiled once per (scenario id, module hash) and linked (see
 /// [`crate::compile_cache`]).
 pub struct ModuleCache<T> {
@@ -52,10 +61,10 @@ impl<T> Default for ModuleCache<T> {
 
 impl<T: 'static> ModuleCache<T> {
     /// The linked module of a case, compiling it on first use.
-    pub fn get(&self, engine: &Engine, linker: &Linker<T>, case: &TestCase) -> Result<InstancePre<T>, String> {
+    pub fn get(&self, engine: &Engine, linker: &Linker<T>, case: &TestCase) -> Result<InstancePre<T>, ModuleError> {
         self.cache.get_or_compile(case, |bytes| {
-            let module = Module::new(engine, bytes).map_err(|e| format!("compile: {e:?}"))?;
-            linker.instantiate_pre(&module).map_err(|e| format!("link: {e:?}"))
+            let module = Module::new(engine, bytes).map_err(ModuleError::Compile)?;
+            linker.instantiate_pre(&module).map_err(ModuleError::Link)
         })
     }
 }

@@ -5,25 +5,30 @@
 //! fixture and canaries, the final-tree snapshot, the canary check, catching a panicking
 //! adapter — lives in [`execute`], once.
 //!
-//! Adapters: [`reference`] (the oracle, in-process), [`wasmtime`] (in-process), [`node`] (`node:wasi` in a long-lived worker
-//! process). The suite (`wasi-conform-suite`) and the CLI use [`all_runtimes`].
+//! Adapters, by kind:
+//! - in-process: [`reference`](mod@reference) (the oracle), [`wasmtime`], [`wasmi`], [`wasmer`] (the last
+//!   three can run in crash-isolating worker processes, [`isolated`]);
+//! - JavaScript runtimes' `node:wasi` in long-lived worker processes: [`js`] (Node, Bun,
+//!   Deno);
+//! - command lines, one process per run: [`cli`] (WasmEdge, iwasm, and the runtimes a user
+//!   configures in `runtimes.toml`).
+//!
+//! This file knows none of them: [`registry`] builds them by name, [`matrix`] runs and
+//! judges scenarios on them, [`process`] is what every adapter that starts a process
+//! shares.
 
-pub mod bun;
 pub mod capabilities;
-pub mod command;
+pub mod cli;
 pub mod compile_cache;
-pub mod configured;
-pub mod deno;
 pub mod engine;
 pub mod isolated;
-pub mod iwasm;
 pub mod js;
 pub mod matrix;
-pub mod node;
+pub mod process;
 pub mod reference;
+pub mod registry;
 pub mod sandbox;
 pub mod test_main;
-pub mod wasmedge;
 pub mod wasmer;
 pub mod wasmi;
 pub mod wasmtime;
@@ -42,6 +47,17 @@ pub enum Availability {
     Available,
     /// Not installed or not usable here, and why.
     NotAvailable(String),
+}
+
+impl Availability {
+    /// Available when a probe (e.g. finding the binary and asking its version) succeeded,
+    /// else not, with the probe's error as the reason.
+    pub fn of<T, E: std::fmt::Display>(probe: Result<T, E>) -> Availability {
+        match probe {
+            Ok(_) => Availability::Available,
+            Err(e) => Availability::NotAvailable(e.to_string()),
+        }
+    }
 }
 
 /// What an adapter observed while running a module; [`execute`] adds trees and canaries.
@@ -109,14 +125,7 @@ pub fn execute(runtime: &dyn Runtime, case: &TestCase) -> Outcome {
     };
     let exec = match std::panic::catch_unwind(AssertUnwindSafe(|| runtime.run(case, &sandbox))) {
         Ok(e) => e,
-        Err(p) => {
-            let msg = p
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "panic".into());
-            Execution::crash(format!("adapter panicked: {msg}"))
-        }
+        Err(p) => Execution::crash(format!("adapter panicked: {}", process::panic_text(p.as_ref()))),
     };
     let (trees, canaries) = match exec.own_sandbox {
         Some(own) => (own.trees, own.canaries),
@@ -145,21 +154,4 @@ fn crashed(msg: String, started: Instant) -> Outcome {
         canaries: Canaries::Intact,
         elapsed: started.elapsed(),
     }
-}
-
-/// Every runtime wasi-conform knows, available or not, in report order. In-process
-/// adapters named by `WASI_CONFORM_ISOLATE` (default: Wasmer) run in worker processes when
-/// the program called [`isolated::serve_if_worker`] (see [`isolated`]).
-pub fn all_runtimes() -> Vec<Box<dyn Runtime>> {
-    configured::with_configured(vec![
-        Box::new(reference::Reference::new()),
-        isolated::isolate_if_configured(Box::new(wasmtime::Wasmtime::new())),
-        isolated::isolate_if_configured(Box::new(wasmi::Wasmi::new())),
-        Box::new(node::Node::new()),
-        Box::new(bun::Bun::new()),
-        Box::new(deno::Deno::new()),
-        isolated::isolate_if_configured(Box::new(wasmer::Wasmer::new())),
-        Box::new(wasmedge::runtime()),
-        Box::new(iwasm::runtime()),
-    ])
 }

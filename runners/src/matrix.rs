@@ -1,26 +1,35 @@
 //! Running scenarios on runtimes and reading the verdicts against the expectation files:
-//! the loop behind both `cargo test` and `wasi-conform run`.
+//! the loop behind `cargo test` and every CLI command that runs the suite (`run`, `report`,
+//! `bench`, `run --wasi-testsuite`).
+//!
+//! Per runtime, every command does the same: a runtime that is not available gets one
+//! `not-available` row per scenario with why ([`not_available_rows`]); an available one
+//! has its expectation file read ([`expectations`]) and its scenarios run [`jobs`] at a
+//! time ([`par_map`], [`run_all`]). [`run_runtime`] is the three steps at once.
 
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use wasi_conform_suite::case::KNOWN_HANG_BUDGET;
-use wasi_conform_suite::compile::{self, Compiled};
-use wasi_conform_suite::expectations::{classify, Expectations, Status};
+use wasi_conform_suite::compile::{self, CompileError, Compiled};
+use wasi_conform_suite::expectations::{classify, Expectations, ExpectationsError, Status};
 use wasi_conform_suite::outcome::Outcome;
 use wasi_conform_suite::scenario::Scenario;
 use wasi_conform_suite::verdict::{self, Verdict};
 
-use crate::{execute, Runtime};
+use crate::{execute, Availability, Runtime};
 
 /// A scenario ready to run: compiled once, run on every runtime.
 pub struct Prepared {
     pub scenario: Scenario,
-    pub compiled: Result<Compiled, String>,
+    pub compiled: Result<Compiled, CompileError>,
 }
 
 impl Prepared {
     pub fn new(scenario: Scenario) -> Self {
-        let compiled = compile::compile(&scenario).map_err(|e| e.to_string());
+        let compiled = compile::compile(&scenario);
         Prepared { scenario, compiled }
     }
 }
@@ -41,6 +50,98 @@ pub struct CaseResult {
     pub elapsed_ms: f64,
     #[serde(skip)]
     pub status_enum: Status,
+}
+
+impl CaseResult {
+    /// The row of a test a runtime cannot run, with why (`reproduce` may be empty).
+    pub fn not_available(
+        runtime: &str,
+        scenario: String,
+        function: String,
+        why: String,
+        reproduce: String,
+    ) -> CaseResult {
+        CaseResult {
+            scenario,
+            function,
+            runtime: runtime.to_owned(),
+            status: Status::NotAvailable.as_str(),
+            verdict: "not-available",
+            message: why,
+            reproduce,
+            elapsed_ms: 0.0,
+            status_enum: Status::NotAvailable,
+        }
+    }
+}
+
+/// One `not-available` row per scenario for a runtime that cannot run, with why.
+pub fn not_available_rows(runtime: &str, prepared: &[Prepared], why: &str) -> Vec<CaseResult> {
+    prepared
+        .iter()
+        .map(|p| {
+            let function = p.scenario.function.name.to_owned();
+            CaseResult::not_available(runtime, p.scenario.id.clone(), function, why.to_owned(), String::new())
+        })
+        .collect()
+}
+
+/// An expectation file that could not be read, with the runtime it is for.
+#[derive(Debug, thiserror::Error)]
+#[error("expectations of {runtime}")]
+pub struct MatrixError {
+    pub runtime: String,
+    #[source]
+    pub source: ExpectationsError,
+}
+
+/// A runtime's expectation file in `dir` (none: no known failures).
+pub fn expectations(dir: &Path, runtime: &str) -> Result<Expectations, MatrixError> {
+    Expectations::load(dir, runtime).map_err(|source| MatrixError { runtime: runtime.to_owned(), source })
+}
+
+/// Parallel runs: `requested`, else one per CPU; at least one.
+pub fn jobs(requested: Option<usize>) -> usize {
+    requested.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1)
+}
+
+/// Applies `run` to every item with `jobs` threads; results in input order.
+pub fn par_map<T: Sync, R: Send>(items: &[T], jobs: usize, run: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let out: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1).min(items.len()) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(i) else { return };
+                let r = run(item);
+                out.lock().expect("results lock").push((i, r));
+            });
+        }
+    });
+    let mut v = out.into_inner().expect("results lock");
+    v.sort_by_key(|(i, _)| *i);
+    v.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Every prepared scenario on one runtime with `jobs` threads; results in input order.
+pub fn run_all(rt: &dyn Runtime, prepared: &[Prepared], exp: &Expectations, jobs: usize) -> Vec<CaseResult> {
+    par_map(prepared, jobs, |p| run_case(rt, p, exp))
+}
+
+/// One runtime over every prepared scenario: its `not-available` rows, or its expectation
+/// file (in `exp_dir`) read and the scenarios run with `jobs` threads.
+pub fn run_runtime(
+    rt: &dyn Runtime,
+    prepared: &[Prepared],
+    exp_dir: &Path,
+    jobs: usize,
+) -> Result<Vec<CaseResult>, MatrixError> {
+    if let Availability::NotAvailable(why) = rt.availability() {
+        return Ok(not_available_rows(rt.name(), prepared, &why));
+    }
+    let exp = expectations(exp_dir, rt.name())?;
+    Ok(run_all(rt, prepared, &exp, jobs))
 }
 
 /// The command that reproduces one scenario on one runtime (with `--suite` when the
@@ -100,7 +201,7 @@ fn run_and_judge(rt: &dyn Runtime, p: &Prepared, exp: &Expectations) -> (CaseRes
     };
     let compiled = match &p.compiled {
         Ok(c) => c,
-        Err(e) => return (mk(Status::Error, "error", e.clone(), Duration::ZERO), None),
+        Err(e) => return (mk(Status::Error, "error", e.to_string(), Duration::ZERO), None),
     };
     let known = exp.get(id);
     let outcome = match known {

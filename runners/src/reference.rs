@@ -151,7 +151,7 @@ impl Runtime for Reference {
     fn run(&self, case: &TestCase, _sandbox: &Sandbox) -> Execution {
         let pre = match self.cache.get(&self.engine, &self.linker, case) {
             Ok(p) => p,
-            Err(e) => return Execution::crash(e),
+            Err(e) => return Execution::crash(e.to_string()),
         };
         let f = &case.fixture;
         let wasi = Wasi::new(WasiConfig {

@@ -101,6 +101,7 @@ use wasmer_wasix::wasmer_wasix_types::wasi::Signal;
 use wasmer_wasix::{PluggableRuntime, WasiEnv, WasiError, WasiProcess};
 
 use crate::compile_cache::CompileCache;
+use crate::process::panic_text;
 use crate::{Availability, Execution, Runtime, Sandbox};
 
 /// How long the watchdog keeps stopping a run that passed its limit before giving up on
@@ -147,8 +148,8 @@ impl Wasmer {
     }
 
     /// The compiled module of a case, compiling it on first use.
-    fn module(&self, case: &TestCase) -> Result<Module, String> {
-        self.cache.get_or_compile(case, |bytes| Module::new(&self.engine, bytes).map_err(|e| format!("compile: {e}")))
+    fn module(&self, case: &TestCase) -> Result<Module, SetupError> {
+        self.cache.get_or_compile(case, |bytes| Module::new(&self.engine, bytes).map_err(SetupError::Compile))
     }
 }
 
@@ -182,21 +183,27 @@ impl Runtime for Wasmer {
 /// What the run's thread reports.
 type Report = (Ending, Option<Vec<u8>>);
 
+impl crate::isolated::InProcess for Wasmer {
+    fn run_in(&self, case: &TestCase, preopens: &[(String, std::path::PathBuf)]) -> Execution {
+        self.run_with_preopens(case, preopens)
+    }
+}
+
 impl Wasmer {
     /// Runs a case with explicit (guest name, host directory) preopens.
     pub fn run_with_preopens(&self, case: &TestCase, preopens: &[(String, PathBuf)]) -> Execution {
         let module = match self.module(case) {
             Ok(m) => m,
-            Err(e) => return Execution::crash(e),
+            Err(e) => return Execution::crash(e.to_string()),
         };
         if let Err(e) = check_minimum(&module, case.limits.memory_bytes) {
-            return Execution::crash(e);
+            return Execution::crash(e.to_string());
         }
         let stdout = Capture::new("stdout");
         let stderr = Capture::new("stderr");
         let builder = match self.builder(case, preopens, &stdout, &stderr) {
             Ok(b) => b,
-            Err(e) => return Execution::crash(e),
+            Err(e) => return Execution::crash(e.to_string()),
         };
         let capture = case.capture_len as usize;
         let handle = self.handle();
@@ -216,11 +223,8 @@ impl Wasmer {
                 };
                 let process = env.data(&store).process.clone();
                 let _ = stopper_tx.send(Stopper { interrupter: store.interrupter(), process });
-                let result = instance
-                    .exports
-                    .get_function("_start")
-                    .map_err(|e| e.to_string())
-                    .map(|start| start.call(&mut store, &[]).map(|_| ()));
+                let result =
+                    instance.exports.get_function("_start").map(|start| start.call(&mut store, &[]).map(|_| ()));
                 let memory = instance.exports.get_memory("memory").ok().map(|m| {
                     let view = m.view(&store);
                     let mut buf = vec![0; capture.min(view.data_size() as usize)];
@@ -256,7 +260,7 @@ impl Wasmer {
         preopens: &[(String, PathBuf)],
         stdout: &Capture,
         stderr: &Capture,
-    ) -> Result<wasmer_wasix::WasiEnvBuilder, String> {
+    ) -> Result<wasmer_wasix::WasiEnvBuilder, SetupError> {
         let mut b = WasiEnv::builder("");
         // `builder(name)` makes `name` argv[0]; argv is exactly the fixture's.
         b.get_args_mut().clear();
@@ -266,7 +270,7 @@ impl Wasmer {
             b.add_env(k, v);
         }
         let (mut stdin_tx, stdin_rx) = Pipe::new().split();
-        stdin_tx.write_all(&case.fixture.stdin).map_err(|e| format!("stdin: {e}"))?;
+        stdin_tx.write_all(&case.fixture.stdin).map_err(SetupError::Stdin)?;
         stdin_tx.close();
         b.set_stdin(Box::new(Pipe::combine(stdin_tx, stdin_rx)));
         b.set_stdout(Box::new(stdout.clone()));
@@ -274,15 +278,33 @@ impl Wasmer {
         let mounts = MountFileSystem::new();
         for (guest, host) in preopens {
             let binding = guest.trim_start_matches("./").trim_start_matches('/');
-            let fs = host_fs::FileSystem::new(self.handle(), host).map_err(|e| format!("preopen {guest}: {e}"))?;
+            let fs = host_fs::FileSystem::new(self.handle(), host)
+                .map_err(|source| SetupError::Preopen { guest: guest.clone(), source })?;
             let at = format!("/{binding}");
-            mounts.mount(&at, Arc::new(fs)).map_err(|e| format!("mount {guest}: {e}"))?;
-            b.add_map_dir(guest, &at).map_err(|e| format!("preopen {guest}: {e}"))?;
+            mounts.mount(&at, Arc::new(fs)).map_err(|source| SetupError::Mount { guest: guest.clone(), source })?;
+            b.add_map_dir(guest, &at).map_err(|source| SetupError::MapDir { guest: guest.clone(), source })?;
         }
         b.set_mount_fs(mounts);
         b.set_runtime(self.runtime.clone());
         Ok(b)
     }
+}
+
+/// Why a run could not start (a crash of the run, with this text).
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("compile: {0}")]
+    Compile(wasmer::CompileError),
+    #[error("memory {name:?}: its minimum of {min} bytes exceeds the limit of {limit} bytes")]
+    Memory { name: String, min: u64, limit: u64 },
+    #[error("stdin: {0}")]
+    Stdin(std::io::Error),
+    #[error("preopen {guest}: {source}")]
+    Preopen { guest: String, source: wasmer_wasix::virtual_fs::FsError },
+    #[error("mount {guest}: {source}")]
+    Mount { guest: String, source: wasmer_wasix::virtual_fs::FsError },
+    #[error("preopen {guest}: {source}")]
+    MapDir { guest: String, source: wasmer_wasix::WasiStateCreationError },
 }
 
 /// What the watchdog uses to stop a run that passed its limit.
@@ -337,14 +359,14 @@ fn watch(rx: &mpsc::Receiver<Report>, stopper: &mpsc::Receiver<Stopper>, limit: 
 /// Refuses up front, with the memory's name, a module whose exported or imported memory
 /// needs more than the limit to start (a memory of neither kind is refused by
 /// [`MemoryLimit`] when the instance is made).
-fn check_minimum(module: &Module, limit: u64) -> Result<(), String> {
+fn check_minimum(module: &Module, limit: u64) -> Result<(), SetupError> {
     let exports = module.exports().map(|e| (e.name().to_owned(), e.ty().clone()));
     let imports = module.imports().map(|i| (i.name().to_owned(), i.ty().clone()));
     for (name, ty) in exports.chain(imports) {
         if let ExternType::Memory(ty) = ty {
             let min = ty.minimum.0 as u64 * PAGE;
             if min > limit {
-                return Err(format!("memory {name:?}: its minimum of {min} bytes exceeds the limit of {limit} bytes"));
+                return Err(SetupError::Memory { name, min, limit });
             }
         }
     }
@@ -543,13 +565,6 @@ impl AsyncSeek for Capture {
     fn poll_complete(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<u64>> {
         Poll::Ready(Err(std::io::Error::other(format!("can not seek {}", self.name))))
     }
-}
-
-fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "panic".into())
 }
 
 #[cfg(test)]

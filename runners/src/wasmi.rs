@@ -131,8 +131,8 @@ impl Wasmi {
     }
 
     /// The compiled module of a case, compiling it on first use.
-    fn module(&self, case: &TestCase) -> Result<Module, String> {
-        self.cache.get_or_compile(case, |bytes| Module::new(&self.engine, bytes).map_err(|e| format!("compile: {e}")))
+    fn module(&self, case: &TestCase) -> Result<Module, CompileError> {
+        self.cache.get_or_compile(case, |bytes| Module::new(&self.engine, bytes).map_err(CompileError))
     }
 }
 
@@ -156,12 +156,23 @@ impl Runtime for Wasmi {
     }
 }
 
+impl crate::isolated::InProcess for Wasmi {
+    fn run_in(&self, case: &TestCase, preopens: &[(String, std::path::PathBuf)]) -> Execution {
+        self.run_with_preopens(case, preopens)
+    }
+}
+
+/// A module wasmi refuses (a crash of the run, with this text).
+#[derive(Debug, thiserror::Error)]
+#[error("compile: {0}")]
+pub struct CompileError(wasmi::Error);
+
 impl Wasmi {
     /// Runs a case with explicit (guest name, host directory) preopens.
     pub fn run_with_preopens(&self, case: &TestCase, preopens: &[(String, std::path::PathBuf)]) -> Execution {
         let module = match self.module(case) {
             Ok(m) => m,
-            Err(e) => return Execution::crash(e),
+            Err(e) => return Execution::crash(e.to_string()),
         };
         let mut b = WasiCtxBuilder::new();
         if let Err(e) = b.args(&case.fixture.args) {

@@ -80,6 +80,12 @@ impl Runtime for Wasmtime {
     }
 }
 
+impl crate::isolated::InProcess for Wasmtime {
+    fn run_in(&self, case: &TestCase, preopens: &[(String, std::path::PathBuf)]) -> Execution {
+        self.run_with_preopens(case, preopens)
+    }
+}
+
 impl Wasmtime {
     /// Runs a case with explicit (guest name, host directory) preopens. [`Runtime::run`]
     /// passes the sandbox's; the isolation tests pass a deliberately wider one to prove
@@ -87,7 +93,7 @@ impl Wasmtime {
     pub fn run_with_preopens(&self, case: &TestCase, preopens: &[(String, std::path::PathBuf)]) -> Execution {
         let pre = match self.cache.get(&self.engine, &self.linker, case) {
             Ok(p) => p,
-            Err(e) => return Execution::crash(e),
+            Err(e) => return Execution::crash(e.to_string()),
         };
         let stdout = MemoryOutputPipe::new(PIPE_CAPACITY);
         let stderr = MemoryOutputPipe::new(PIPE_CAPACITY);

@@ -1,11 +1,11 @@
-//! Crash isolation of in-process adapters (`runners/src/isolated.rs`), on real worker
+//! Crash isolation of in-process adapters (`runners/src/isolated/`), on real worker
 //! processes: an isolated run gives what the same run gives in-process; a worker killed by
 //! a signal mid-run costs that run (a crash verdict naming the signal) and the next run gets
 //! a fresh worker; a timed-out worker is replaced.
 //!
 //! A plain `#[test]` binary cannot be re-run as a worker, so this one has its own `main`
-//! (`harness = false`) that calls `serve_if_worker` first, like the CLI and the scenario
-//! harness do.
+//! (`harness = false`) that calls `registry::serve_if_worker` first (through `test_main`),
+//! like the CLI and the scenario harness do.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -119,7 +119,7 @@ fn the_sandbox_is_the_parents() {
     assert!(sandbox.final_trees()["/sandbox"].contains_key("made"));
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
     test_main(|| {
         tests(&[
             ("isolated_runs_match_in_process_runs", isolated_runs_match_in_process_runs),

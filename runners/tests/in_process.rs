@@ -179,7 +179,7 @@ const BEHAVIOURS: &[(&str, Behaviour)] = &[
     ("memory_never_grows_past_the_limit", memory_never_grows_past_the_limit),
 ];
 
-fn main() {
+fn main() -> std::process::ExitCode {
     test_main(|| {
         let runtimes: Vec<(&str, Arc<dyn Runtime>)> = vec![
             ("wasmtime", Arc::new(Wasmtime::new())),

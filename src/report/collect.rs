@@ -1,6 +1,5 @@
 //! Running the suite for a report: every selected runtime over the scenarios (with the
-//! same loop as `wasi-conform run`: [`crate::cli_run::run_parallel_with`] over
-//! [`run_case_observed`]), and turning scenarios, results (with their expectation entry's
+//! same loop as `wasi-conform run`: [`matrix::par_map`] over [`run_case_observed`]), and turning scenarios, results (with their expectation entry's
 //! `cause`), divergence cases and fuzzing findings into a [`Report`].
 
 use std::collections::BTreeMap;
@@ -9,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use wasi_conform_abi::{Errno, FUNCTIONS};
-use wasi_conform_runners::matrix::{run_case_observed, Observed, Prepared};
+use wasi_conform_runners::matrix::{self, run_case_observed, Observed, Prepared};
 use wasi_conform_runners::{Availability, Runtime};
 use wasi_conform_suite::denial::{self, divergences};
 use wasi_conform_suite::expectations::Expectations;
@@ -50,10 +49,9 @@ pub fn run_runtime(
         info.reason = Some(why);
         return Ok(RuntimeRun { info, results: Vec::new() });
     }
-    let exp =
-        Expectations::load(expectations_dir, rt.name()).with_context(|| format!("expectations of {}", rt.name()))?;
+    let exp = matrix::expectations(expectations_dir, rt.name())?;
     info.expectations = exp.source.as_deref().map(|p| relative(repo, p));
-    let observed = crate::cli_run::run_parallel_with(prepared, jobs, |p| run_case_observed(rt, p, &exp));
+    let observed = matrix::par_map(prepared, jobs, |p| run_case_observed(rt, p, &exp));
     info.elapsed_s = seconds(started.elapsed());
     Ok(RuntimeRun { info, results: observed.into_iter().map(|o| row(o, &exp)).collect() })
 }

@@ -105,7 +105,7 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
 fn collect_report(args: &ReportArgs, repo: &Path) -> Result<Report> {
     let started = Instant::now();
     let date_utc = host::now_utc();
-    let runtimes = crate::cli_run::select_runtimes(&args.runtime)?;
+    let runtimes = wasi_conform_runners::registry::select(&args.runtime)?;
     let mut scenarios = discover::load_builtin().map_err(|errors| anyhow::anyhow!(errors.join("\n")))?;
     if let Some(f) = &args.filter {
         scenarios.retain(|s| s.id.contains(f.as_str()));
@@ -116,7 +116,7 @@ fn collect_report(args: &ReportArgs, repo: &Path) -> Result<Report> {
     let (denial, cells) = collect::denial_axes();
     let infos: Vec<_> = scenarios.iter().map(|s| collect::scenario_info(s, repo, &cells)).collect();
     let prepared: Vec<Prepared> = scenarios.into_iter().map(Prepared::new).collect();
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let jobs = wasi_conform_runners::matrix::jobs(args.jobs);
     let exp_dir = discover::suite_dir().join("expectations");
     let mut runtime_infos = Vec::new();
     let mut results = Vec::new();

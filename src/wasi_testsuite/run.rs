@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use wasi_conform_runners::matrix::CaseResult;
+use wasi_conform_runners::matrix::{self, CaseResult};
 use wasi_conform_runners::{execute, Availability, Runtime};
 use wasi_conform_suite::expectations::{classify, Status};
 use wasi_conform_suite::outcome::{Canaries, Ending, Outcome};
@@ -51,10 +51,11 @@ pub fn run_filtered(
                 (Availability::Available, Some(why)) => format!("skipped: {why}"),
                 (Availability::Available, None) => continue,
             };
-            by_index[i] = Some(result(rt.name(), dir, t, Status::NotAvailable, "not-available", why, 0.0));
+            let reproduce = reproduce_command(rt.name(), dir, &t.id);
+            by_index[i] = Some(CaseResult::not_available(rt.name(), t.id.clone(), t.suite.clone(), why, reproduce));
         }
         if avail == Availability::Available {
-            let done = crate::cli_run::run_parallel_with(&runnable, jobs, |t| {
+            let done = matrix::par_map(&runnable, jobs, |t| {
                 let outcome = execute(rt.as_ref(), &t.case);
                 let v = judge(&t.spec, &outcome);
                 let status = classify(&v, None);

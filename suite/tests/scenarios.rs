@@ -23,7 +23,8 @@ use std::sync::{Arc, Mutex};
 use libtest_mimic::{Arguments, Failed, Trial};
 use wasi_conform_abi::FUNCTIONS;
 use wasi_conform_runners::matrix::{run_case, CaseResult, Prepared};
-use wasi_conform_runners::{all_runtimes, capabilities, Availability, Runtime};
+use wasi_conform_runners::test_main::missing_under_ci;
+use wasi_conform_runners::{capabilities, registry, Availability, Runtime};
 use wasi_conform_suite::discover;
 use wasi_conform_suite::expectations::{Expectations, Status};
 use wasi_conform_suite::scenario::Capability;
@@ -31,9 +32,11 @@ use wasi_conform_suite::scenario::Capability;
 /// Scenarios each function needs at least.
 const MIN_PER_FUNCTION: usize = 3;
 
-fn main() {
+fn main() -> std::process::ExitCode {
     // Crash-isolated runtimes re-run this harness as their worker process.
-    wasi_conform_runners::isolated::serve_if_worker();
+    if let Some(code) = registry::serve_if_worker() {
+        return code;
+    }
     // See src/main.rs: no backtrace capture on every guest trap.
     // SAFETY: single-threaded at this point.
     unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
@@ -65,7 +68,13 @@ fn main() {
             }
         }));
     }
-    let runtimes: Vec<Arc<dyn Runtime>> = all_runtimes().into_iter().map(Arc::from).collect();
+    let runtimes: Vec<Arc<dyn Runtime>> = match registry::all() {
+        Ok(all) => all.into_iter().map(Arc::from).collect(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
     for rt in &runtimes {
         let availability = rt.availability();
         if let Availability::NotAvailable(why) = &availability {
@@ -210,22 +219,6 @@ fn citations_trial(prepared: &Arc<Vec<Prepared>>) -> Trial {
             Err(format!("cases not in suite/divergences.toml: {}", unknown.join(", ")).into())
         }
     })
-}
-
-/// Under `CI` a missing runtime is an error (`.ci/run` installs every runtime a registry
-/// has), unless `WASI_CONFORM_OPTIONAL_RUNTIMES` names it: the runtimes that are on no
-/// registry (WasmEdge, iwasm), which CI cannot install. On a user's machine it is a note,
-/// and the runtime's trials are ignored.
-fn missing_under_ci(runtime: &str, why: &str) -> Option<String> {
-    std::env::var_os("CI")?;
-    let optional = std::env::var("WASI_CONFORM_OPTIONAL_RUNTIMES").unwrap_or_default();
-    if optional.split(',').any(|n| n.trim() == runtime) {
-        return None;
-    }
-    Some(format!(
-        "runtime `{runtime}` is not available under CI ({why}); install it before the tests, or name it in \
-         WASI_CONFORM_OPTIONAL_RUNTIMES if no registry has it"
-    ))
 }
 
 /// Rewrites `<runtime>.toml` so that it lists exactly the scenarios that failed, keeping

@@ -65,45 +65,43 @@
 //! (Deno's start-up with the Node compatibility layer), worker ~3 ms (was ~26-32 ms, mostly
 //! the collection), worker without the module cache about the same.
 
-use crate::js::{Binary, Flavor, JsRuntime, Spec, StdioMode};
+use crate::js::{Binary, JsRuntime, Spec, StdioMode};
 
 /// Deno's [`Spec`].
-pub struct DenoJs;
-
-impl Flavor for DenoJs {
-    const SPEC: &'static Spec = &Spec {
-        name: "deno",
-        binary: Binary {
-            env: "DENO_BIN",
-            bundled: Some("node_modules/@deno/linux-x64-glibc/deno"),
-            exe: "deno",
-            install: "installs @deno/linux-x64-glibc, pinned in package.json",
-        },
-        version_args: &["--version"],
-        version: |out| {
-            let line = out.lines().next().unwrap_or("").trim();
-            let line = line.strip_prefix("deno ").unwrap_or(line);
-            line.split_whitespace().next().unwrap_or(line).to_owned()
-        },
-        env: &[("DENO_NO_UPDATE_CHECK", "1"), ("DENO_NO_PACKAGE_JSON", "1"), ("NO_COLOR", "1")],
-        command: |cmd, launch| {
-            cmd.env("DENO_DIR", launch.state_dir.join("deno-dir"))
-                .arg("run")
-                .arg("--allow-read")
-                .arg("--allow-write")
-                .arg("--no-config")
-                .arg("--no-lock")
-                .arg("--no-prompt")
-                .arg(format!("--v8-flags=--max-old-space-size={}", launch.heap_mb));
-        },
-        stdio: StdioMode::Descriptors,
-        // Its `WASI` owns duplicates of the stdio descriptors until closed (see Stdio above).
-        close_through_wasi: true,
-        max_runs_per_worker: 2000,
-        // Deno refuses /dev, /proc and /sys paths without --allow-all (denoland/deno#30979).
-        unreachable_dirs: &["/dev/", "/proc/", "/sys/"],
-    };
-}
+pub static SPEC: Spec = Spec {
+    name: "deno",
+    binary: Binary {
+        env: "DENO_BIN",
+        bundled: Some("node_modules/@deno/linux-x64-glibc/deno"),
+        exe: "deno",
+        install: "installs @deno/linux-x64-glibc, pinned in package.json",
+    },
+    version_args: &["--version"],
+    version: |out| {
+        let line = out.lines().next().unwrap_or("").trim();
+        let line = line.strip_prefix("deno ").unwrap_or(line);
+        line.split_whitespace().next().unwrap_or(line).to_owned()
+    },
+    env: &[("DENO_NO_UPDATE_CHECK", "1"), ("DENO_NO_PACKAGE_JSON", "1"), ("NO_COLOR", "1")],
+    command: |cmd, launch| {
+        cmd.env("DENO_DIR", launch.state_dir.join("deno-dir"))
+            .arg("run")
+            .arg("--allow-read")
+            .arg("--allow-write")
+            .arg("--no-config")
+            .arg("--no-lock")
+            .arg("--no-prompt")
+            .arg(format!("--v8-flags=--max-old-space-size={}", launch.heap_mb));
+    },
+    stdio: StdioMode::Descriptors,
+    // Its `WASI` owns duplicates of the stdio descriptors until closed (see Stdio above).
+    close_through_wasi: true,
+    max_runs_per_worker: 2000,
+    // Deno refuses /dev, /proc and /sys paths without --allow-all (denoland/deno#30979).
+    unreachable_dirs: &["/dev/", "/proc/", "/sys/"],
+};
 
 /// The Deno adapter.
-pub type Deno = JsRuntime<DenoJs>;
+pub fn runtime() -> JsRuntime {
+    JsRuntime::new(&SPEC)
+}

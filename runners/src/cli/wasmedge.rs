@@ -1,5 +1,5 @@
 //! WasmEdge's `wasmedge` command line (interpreter), one process per run through
-//! [`crate::command`], which documents what every command-line runtime shares (module
+//! [`crate::cli`], which documents what every command-line runtime shares (module
 //! file, empty environment, pipes, frames, time and memory limits).
 //!
 //! - Binary: `WASMEDGE_BIN`, else `wasmedge` on `PATH`; otherwise not available. WasmEdge
@@ -35,7 +35,7 @@
 
 use regex::Regex;
 
-use crate::command::{CliRuntime, Program, Spec, Stream, Template, TrapRule, Version};
+use crate::cli::{CliRuntime, Program, Spec, Stream, Template, TrapRule, Version};
 
 /// Exit status of a WasmEdge run that trapped (`128 + SIGABRT`).
 pub const TRAP_EXIT: i32 = 134;
@@ -52,7 +52,7 @@ pub fn runtime() -> CliRuntime {
                 .into(),
         },
         version: Version::Args(&["--version"], |out| {
-            let line = crate::command::first_line(out);
+            let line = crate::process::first_line(out);
             line.rsplit(' ').next().unwrap_or(&line).to_owned()
         }),
         template: Template::parse(

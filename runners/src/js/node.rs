@@ -28,32 +28,30 @@
 //! here on 2 loaded CPUs): process per run ~83 ms, worker ~3.4 ms with the module cached,
 //! ~3.6 ms sending and compiling it every run.
 
-use crate::js::{first_line, Binary, Flavor, JsRuntime, Spec, StdioMode};
+use crate::js::{first_line, Binary, JsRuntime, Spec, StdioMode};
 
 /// Node.js's [`Spec`].
-pub struct NodeJs;
-
-impl Flavor for NodeJs {
-    const SPEC: &'static Spec = &Spec {
-        name: "node",
-        binary: Binary {
-            env: "NODE_BIN",
-            bundled: None,
-            exe: "node",
-            install: "Node.js (20 or later) is part of the machine image",
-        },
-        version_args: &["--version"],
-        version: first_line,
-        env: &[],
-        command: |cmd, launch| {
-            cmd.arg("--no-warnings").arg(format!("--max-old-space-size={}", launch.heap_mb));
-        },
-        stdio: StdioMode::Descriptors,
-        close_through_wasi: false,
-        max_runs_per_worker: 2000,
-        unreachable_dirs: &[],
-    };
-}
+pub static SPEC: Spec = Spec {
+    name: "node",
+    binary: Binary {
+        env: "NODE_BIN",
+        bundled: None,
+        exe: "node",
+        install: "Node.js (20 or later) is part of the machine image",
+    },
+    version_args: &["--version"],
+    version: first_line,
+    env: &[],
+    command: |cmd, launch| {
+        cmd.arg("--no-warnings").arg(format!("--max-old-space-size={}", launch.heap_mb));
+    },
+    stdio: StdioMode::Descriptors,
+    close_through_wasi: false,
+    max_runs_per_worker: 2000,
+    unreachable_dirs: &[],
+};
 
 /// The Node.js adapter.
-pub type Node = JsRuntime<NodeJs>;
+pub fn runtime() -> JsRuntime {
+    JsRuntime::new(&SPEC)
+}

@@ -39,30 +39,28 @@
 //! here on 2 loaded CPUs): process per run ~23 ms, worker ~3 ms with the module cached,
 //! ~3.6 ms sending and compiling it every run.
 
-use crate::js::{first_line, Binary, Flavor, JsRuntime, Spec, StdioMode};
+use crate::js::{first_line, Binary, JsRuntime, Spec, StdioMode};
 
 /// Bun's [`Spec`].
-pub struct BunJs;
-
-impl Flavor for BunJs {
-    const SPEC: &'static Spec = &Spec {
-        name: "bun",
-        binary: Binary {
-            env: "BUN_BIN",
-            bundled: Some("node_modules/@oven/bun-linux-x64/bin/bun"),
-            exe: "bun",
-            install: "installs @oven/bun-linux-x64, pinned in package.json",
-        },
-        version_args: &["--version"],
-        version: first_line,
-        env: &[("NO_COLOR", "1"), ("BUN_RUNTIME_TRANSPILER_CACHE_PATH", "0")],
-        command: |_, _| {},
-        stdio: StdioMode::Takeover,
-        close_through_wasi: false,
-        max_runs_per_worker: 2000,
-        unreachable_dirs: &[],
-    };
-}
+pub static SPEC: Spec = Spec {
+    name: "bun",
+    binary: Binary {
+        env: "BUN_BIN",
+        bundled: Some("node_modules/@oven/bun-linux-x64/bin/bun"),
+        exe: "bun",
+        install: "installs @oven/bun-linux-x64, pinned in package.json",
+    },
+    version_args: &["--version"],
+    version: first_line,
+    env: &[("NO_COLOR", "1"), ("BUN_RUNTIME_TRANSPILER_CACHE_PATH", "0")],
+    command: |_, _| {},
+    stdio: StdioMode::Takeover,
+    close_through_wasi: false,
+    max_runs_per_worker: 2000,
+    unreachable_dirs: &[],
+};
 
 /// The Bun adapter.
-pub type Bun = JsRuntime<BunJs>;
+pub fn runtime() -> JsRuntime {
+    JsRuntime::new(&SPEC)
+}

@@ -1,5 +1,5 @@
 //! WAMR's `iwasm` (WebAssembly Micro Runtime, its `product-mini` command line), one
-//! process per run through [`crate::command`], which documents what every command-line
+//! process per run through [`crate::cli`], which documents what every command-line
 //! runtime shares (module file, empty environment, pipes, frames, time and memory limits).
 //!
 //! - Binary: `IWASM_BIN`, else `iwasm` on `PATH`; otherwise not available. WAMR is on no
@@ -9,7 +9,7 @@
 //!   the name.
 //! - Command line: `iwasm --map-dir=GUEST::HOST… --env=KEY=VALUE… FILE ARGS…`. iwasm reads
 //!   options while a word starts with `-`, so the module's file name never does
-//!   ([`crate::command::module_file_name`]); the words after the file are the guest's.
+//!   ([`crate::cli::module_file_name`]); the words after the file are the guest's.
 //! - argv: iwasm passes the file name as typed as the guest's `argv[0]`, so the guest sees
 //!   exactly `args[0]` when it is a plain file name, and `module.wasm` otherwise.
 //! - Preopens: `--map-dir` with the guest name first and `::` between (a guest name with
@@ -29,7 +29,7 @@
 
 use regex::Regex;
 
-use crate::command::{first_line, CliRuntime, Program, Spec, Stream, Template, TrapRule, Version};
+use crate::cli::{first_line, CliRuntime, Program, Spec, Stream, Template, TrapRule, Version};
 
 /// The iwasm adapter.
 pub fn runtime() -> CliRuntime {

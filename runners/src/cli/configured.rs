@@ -5,7 +5,7 @@
 //! root is a commented example and is never loaded by itself. Each `[[runtime]]` becomes a
 //! runtime like the built-in ones (listed by `wasi-conform runtimes`, selected with
 //! `--runtime NAME`, with known failures in `suite/expectations/NAME.toml`), run one process
-//! per run by [`crate::command`], which documents everything such a run shares (the module
+//! per run by [`crate::cli`], which documents everything such a run shares (the module
 //! file named after `argv[0]`, an empty environment, pipes, trace frames on stderr, time and
 //! memory limits, how endings are read).
 //!
@@ -40,8 +40,8 @@
 //!   in that stream; the match and everything after it are taken as the runtime's
 //!   diagnostic and removed from the stream.
 //! - Parsing is strict: an unknown key, a wrong type, a bad placeholder, a bad regex, a
-//!   duplicate or built-in name is refused with `file:line:column: what`. The harness
-//!   ([`crate::all_runtimes`]) prints that and exits with status 2.
+//!   duplicate or built-in name is refused with `file:line:column: what`: the registry
+//!   ([`crate::registry`]) returns that error, and the CLI prints it and exits with status 2.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -52,14 +52,14 @@ use regex::Regex;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::command::{CliRuntime, Program, Spec, Stream, Template, TrapRule, Version};
-use crate::Runtime;
+use crate::cli::{CliRuntime, Program, Spec, Stream, Template, TrapRule, Version};
 
 /// The variable naming the configuration file.
 pub const CONFIG_ENV: &str = "WASI_CONFORM_RUNTIMES";
 
 /// A refused configuration file, located.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{}: {message}", path.display(), place(*line, *column))]
 pub struct ConfigError {
     pub path: PathBuf,
     /// 1-based; 0 when the problem has no place (the file cannot be read).
@@ -68,17 +68,14 @@ pub struct ConfigError {
     pub message: String,
 }
 
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.path.display(), self.message)
-        } else {
-            write!(f, "{}:{}:{}: {}", self.path.display(), self.line, self.column, self.message)
-        }
+/// `:line:column`, or nothing for line 0.
+fn place(line: usize, column: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}:{column}")
     }
 }
-
-impl std::error::Error for ConfigError {}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -117,21 +114,6 @@ pub fn config_path() -> Option<PathBuf> {
             repo.is_file().then_some(repo)
         }
     }
-}
-
-/// Appends the configured runtimes to the built-in ones; a refused file is printed and
-/// ends the process with status 2 (a configuration the user wrote is never half-used).
-pub fn with_configured(mut builtin: Vec<Box<dyn Runtime>>) -> Vec<Box<dyn Runtime>> {
-    let Some(path) = config_path() else { return builtin };
-    let taken: Vec<&str> = builtin.iter().map(|r| r.name()).collect();
-    match load_file(&path, &taken) {
-        Ok(rts) => builtin.extend(rts.into_iter().map(|r| Box::new(r) as Box<dyn Runtime>)),
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(2);
-        }
-    }
-    builtin
 }
 
 /// Reads a configuration file; `taken` are names already in use.
@@ -271,7 +253,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// A `'static` name for [`Runtime::name`], leaked once per distinct name.
+/// A `'static` name for [`crate::Runtime::name`], leaked once per distinct name.
 fn intern(name: &str) -> &'static str {
     static NAMES: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
     let mut names = NAMES.get_or_init(Default::default).lock().expect("names lock");
@@ -281,6 +263,7 @@ fn intern(name: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Runtime;
 
     fn load(text: &str) -> Result<Vec<CliRuntime>, ConfigError> {
         load_str(text, Path::new("/etc/x/runtimes.toml"), &["wasmtime"])
