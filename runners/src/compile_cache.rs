@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 
-use wasi_conform_suite::case::TestCase;
+use wasi_conform_case::test_case::TestCase;
 
 /// Entries kept at most.
 pub const CAPACITY: usize = 2048;
@@ -65,8 +65,8 @@ impl<V: Clone> CompileCache<V> {
 mod tests {
     use std::sync::Arc;
 
-    use wasi_conform_suite::case::Limits;
-    use wasi_conform_suite::scenario::Fixture;
+    use wasi_conform_case::fixture::Fixture;
+    use wasi_conform_case::test_case::Limits;
 
     use super::*;
 

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use wasi_conform_suite::case::TestCase;
-use wasi_conform_suite::outcome::{Ending, TrapClass, TrapKind};
+use wasi_conform_case::outcome::{Ending, TrapClass, TrapKind};
+use wasi_conform_case::test_case::TestCase;
 use wasmtime::{Config, Engine, InstancePre, Linker, Module, Trap};
 
 use crate::compile_cache::CompileCache;

@@ -36,8 +36,8 @@ pub mod wasmtime;
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
-use wasi_conform_suite::case::TestCase;
-use wasi_conform_suite::outcome::{Canaries, Ending, ExitWidth, Outcome};
+use wasi_conform_case::outcome::{Canaries, Ending, ExitWidth, Outcome};
+use wasi_conform_case::test_case::TestCase;
 
 pub use sandbox::Sandbox;
 
@@ -89,7 +89,7 @@ impl Execution {
 /// Final state of a runtime's own file system.
 #[derive(Debug, Clone)]
 pub struct OwnSandbox {
-    pub trees: std::collections::BTreeMap<String, wasi_conform_suite::scenario::Tree>,
+    pub trees: std::collections::BTreeMap<String, wasi_conform_case::fixture::Tree>,
     pub canaries: Canaries,
 }
 

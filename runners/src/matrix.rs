@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use wasi_conform_suite::case::KNOWN_HANG_BUDGET;
+use wasi_conform_case::outcome::Outcome;
+use wasi_conform_case::test_case::KNOWN_HANG_BUDGET;
 use wasi_conform_suite::compile::{self, CompileError, Compiled};
 use wasi_conform_suite::expectations::{classify, Expectations, ExpectationsError, Status};
-use wasi_conform_suite::outcome::Outcome;
 use wasi_conform_suite::scenario::Scenario;
 use wasi_conform_suite::verdict::{self, Verdict};
 

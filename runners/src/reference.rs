@@ -17,11 +17,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use wasi_conform_abi::{CoreType, Function, FUNCTIONS, MODULE};
+use wasi_conform_case::outcome::{Canaries, Ending};
+use wasi_conform_case::test_case::TestCase;
 use wasi_conform_reference::memory::Memory;
 use wasi_conform_reference::wasi::CallResult;
 use wasi_conform_reference::{Exit, Trap, Wasi, WasiConfig};
-use wasi_conform_suite::case::TestCase;
-use wasi_conform_suite::outcome::{Canaries, Ending};
 use wasmtime::{Caller, Engine, FuncType, Linker, Store, StoreLimits, StoreLimitsBuilder, Val, ValType};
 
 use crate::engine::{classify, deadline_ticks, engine_with_ticker, ModuleCache};

@@ -85,8 +85,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use std::ptr::NonNull;
-use wasi_conform_suite::case::TestCase;
-use wasi_conform_suite::outcome::{Ending, TrapClass, TrapKind};
+use wasi_conform_case::outcome::{Ending, TrapClass, TrapKind};
+use wasi_conform_case::test_case::TestCase;
 
 use wasmer::sys::vm::{
     MemoryError, MemoryStyle, TableStyle, TrapCode, VMConfig, VMMemory, VMMemoryDefinition, VMTable, VMTableDefinition,
@@ -571,10 +571,10 @@ impl AsyncSeek for Capture {
 mod tests {
     use std::path::Path;
 
-    use wasi_conform_suite::case::Limits;
+    use wasi_conform_case::outcome::Ending;
+    use wasi_conform_case::test_case::Limits;
     use wasi_conform_suite::compile::compile_with;
     use wasi_conform_suite::load::{load_file, load_str};
-    use wasi_conform_suite::outcome::Ending;
     use wasi_conform_suite::scenario::Scenario;
     use wasi_conform_suite::verdict::{judge, Verdict};
 

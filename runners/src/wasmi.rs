@@ -79,8 +79,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use wasi_conform_suite::case::TestCase;
-use wasi_conform_suite::outcome::{Ending, TrapClass, TrapKind};
+use wasi_conform_case::outcome::{Ending, TrapClass, TrapKind};
+use wasi_conform_case::test_case::TestCase;
 use wasmi::{Config, Engine, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, TrapCode, TypedResumableCall};
 use wasmi_wasi::wasi_common::file::{FdFlags, FileType};
 use wasmi_wasi::wasi_common::{self, Error as WasiError, ErrorExt, SystemTimeSpec, WasiFile};
@@ -509,7 +509,7 @@ mod tests {
     //! stdio pipes past one pipe buffer.
     use std::path::Path;
 
-    use wasi_conform_suite::case::Limits;
+    use wasi_conform_case::test_case::Limits;
     use wasi_conform_suite::compile::{compile_with, Compiled};
     use wasi_conform_suite::load::load_file;
     use wasi_conform_suite::verdict::{judge, Verdict};

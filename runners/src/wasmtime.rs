@@ -20,8 +20,8 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use wasi_conform_suite::case::TestCase;
-use wasi_conform_suite::outcome::Ending;
+use wasi_conform_case::outcome::Ending;
+use wasi_conform_case::test_case::TestCase;
 use wasmtime::{Engine, Linker, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};

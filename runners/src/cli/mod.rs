@@ -65,9 +65,9 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use regex::Regex;
-use wasi_conform_suite::case::TestCase;
-use wasi_conform_suite::outcome::{Ending, TrapClass, TrapKind};
-use wasi_conform_suite::trace::extract_frames;
+use wasi_conform_case::frames::extract_frames;
+use wasi_conform_case::outcome::{Ending, TrapClass, TrapKind};
+use wasi_conform_case::test_case::TestCase;
 
 use crate::process::{find_program, probe, signal_name, spawn_and_wait, Ended, FindError, ProbeError};
 pub use crate::process::{first_line, Program, OUTPUT_CAP};
@@ -182,8 +182,8 @@ impl Runtime for CliRuntime {
         self.spec.name
     }
 
-    fn exit_width(&self) -> wasi_conform_suite::outcome::ExitWidth {
-        wasi_conform_suite::outcome::ExitWidth::LowByte
+    fn exit_width(&self) -> wasi_conform_case::outcome::ExitWidth {
+        wasi_conform_case::outcome::ExitWidth::LowByte
     }
 
     fn version(&self) -> String {

@@ -45,8 +45,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use wasi_conform_suite::case::TestCase;
-use wasi_conform_suite::outcome::Ending;
+use wasi_conform_case::outcome::Ending;
+use wasi_conform_case::test_case::TestCase;
 
 use crate::process::{signal_name, LineChild, SpawnError, StderrMode};
 use crate::{Availability, Execution, Runtime, Sandbox};

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use wasi_conform_suite::case::{Limits, TestCase};
-use wasi_conform_suite::outcome::{Ending, TrapClass, TrapKind};
-use wasi_conform_suite::scenario::{Fixture, Preopen, Tree};
+use wasi_conform_case::fixture::{Fixture, Preopen, Tree};
+use wasi_conform_case::outcome::{Ending, TrapClass, TrapKind};
+use wasi_conform_case::test_case::{Limits, TestCase};
 
 use crate::Execution;
 

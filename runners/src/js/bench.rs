@@ -6,8 +6,8 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use wasi_conform_suite::case::TestCase;
-use wasi_conform_suite::outcome::Ending;
+use wasi_conform_case::outcome::Ending;
+use wasi_conform_case::test_case::TestCase;
 
 use super::{JsRuntime, ModuleCache};
 use crate::{Execution, Runtime, Sandbox};

@@ -88,8 +88,8 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, OnceLock};
 
-use wasi_conform_suite::case::TestCase;
-use wasi_conform_suite::outcome::Ending;
+use wasi_conform_case::outcome::Ending;
+use wasi_conform_case::test_case::TestCase;
 
 pub use crate::process::first_line;
 use crate::{Availability, Execution, OwnSandbox, Runtime, Sandbox};

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use base64::Engine as _;
-use wasi_conform_suite::case::TestCase;
-use wasi_conform_suite::outcome::{Ending, TrapClass, TrapKind};
+use wasi_conform_case::outcome::{Ending, TrapClass, TrapKind};
+use wasi_conform_case::test_case::TestCase;
 
 use super::stdio::GuestStdio;
 

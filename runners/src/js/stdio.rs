@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use wasi_conform_suite::outcome::Ending;
+use wasi_conform_case::outcome::Ending;
 
 use crate::Execution;
 
