@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
 use wasi_conform_runners::matrix::{self, CaseResult, Prepared};
-use wasi_conform_runners::{registry, Availability};
+use wasi_conform_runners::registry;
 use wasi_conform_suite::discover;
+use wasi_conform_suite::expectations::Status;
 
 /// The goal for the whole suite on every available runtime on a 2-core machine.
 const TARGET: Duration = Duration::from_secs(30);
@@ -46,20 +47,21 @@ pub fn run(names: &[String], repeat: usize, jobs: Option<usize>) -> Result<ExitC
         let mut observed = Observed::new();
         for rt in &runtimes {
             let t = Instant::now();
-            if let Availability::NotAvailable(why) = rt.availability() {
+            let results = matrix::run_runtime(rt.as_ref(), &prepared, &exp_dir, jobs)?;
+            let wall = t.elapsed();
+            let not_available =
+                results.iter().find(|r| r.status_enum == Status::NotAvailable).map(|r| r.message.clone());
+            if not_available.is_some() {
                 phases.push(Phase {
                     runtime: rt.name(),
-                    wall: t.elapsed(),
+                    wall,
                     runs: 0,
                     timeouts: 0,
                     timeout_time: Duration::ZERO,
-                    not_available: Some(why),
+                    not_available,
                 });
                 continue;
             }
-            let exp = matrix::expectations(&exp_dir, rt.name())?;
-            let results = matrix::run_all(rt.as_ref(), &prepared, &exp, jobs);
-            let wall = t.elapsed();
             let hung: Vec<&CaseResult> = results.iter().filter(|r| r.verdict == "timeout").collect();
             phases.push(Phase {
                 runtime: rt.name(),

@@ -214,35 +214,25 @@ fn run_and_judge(rt: &dyn Runtime, p: &Prepared, exp: &Expectations) -> (CaseRes
     };
     let v = verdict::judge(&p.scenario, &compiled.layout, &outcome);
     let status = classify(&v, known);
-    let timed_out = matches!(v, Verdict::Timeout);
-    let hang_mismatch = match known {
-        Some(k) if status == Status::ExpectedFail && k.hangs() != timed_out => Some(k),
-        _ => None,
-    };
-    if let Some(k) = hang_mismatch {
-        let message = if timed_out {
-            format!(
-                "known failure ({}) now hangs until the {} ms budget: add `verdict = \"timeout\"` to its entry in \
-                 suite/expectations/{}.toml, so that the hang costs {} ms, not the full budget, on every run\n{}",
-                k.reason,
-                compiled.case.limits.timeout.as_millis(),
-                rt.name(),
-                KNOWN_HANG_BUDGET.as_millis(),
-                v.message()
-            )
-        } else {
-            format!(
-                "listed as a known hang (`verdict = \"timeout\"`, {}) but it ended otherwise: correct its entry in \
-                 suite/expectations/{}.toml\n{}",
-                k.reason,
-                rt.name(),
-                v.message()
-            )
-        };
-        return (mk(Status::Fail, v.kind(), message, outcome.elapsed), Some(outcome));
-    }
     let message = match (status, known, &v) {
         (Status::ExpectedFail, Some(k), v) => format!("known failure: {}\n{}", k.reason, v.message()),
+        // A listed failure judged `fail`: its ending contradicts the entry (see `classify`).
+        (Status::Fail, Some(k), Verdict::Timeout) => format!(
+            "known failure ({}) now hangs until the {} ms budget: add `verdict = \"timeout\"` to its entry in \
+             suite/expectations/{}.toml, so that the hang costs {} ms, not the full budget, on every run\n{}",
+            k.reason,
+            compiled.case.limits.timeout.as_millis(),
+            rt.name(),
+            KNOWN_HANG_BUDGET.as_millis(),
+            v.message()
+        ),
+        (Status::Fail, Some(k), v) => format!(
+            "listed as a known hang (`verdict = \"timeout\"`, {}) but it ended otherwise: correct its entry in \
+             suite/expectations/{}.toml\n{}",
+            k.reason,
+            rt.name(),
+            v.message()
+        ),
         (Status::UnexpectedPass, Some(k), Verdict::NotApplicable(why)) => format!(
             "listed as a known failure ({}) but it does not apply here ({why}): remove it from \
              suite/expectations/{}.toml",

@@ -160,7 +160,8 @@ impl Status {
     ];
 }
 
-/// Classifies a verdict given the runtime's known failure (if any). A scenario that does not
+/// Classifies a verdict given the runtime's known failure (if any); a failure whose ending
+/// contradicts the entry's `verdict` (a hang, or not) is `fail`. A scenario that does not
 /// apply to the runtime is `not-applicable`; listing it as a known failure is stale, like a
 /// pass would be.
 pub fn classify(v: &Verdict, known: Option<&Entry>) -> Status {
@@ -174,6 +175,9 @@ pub fn classify(v: &Verdict, known: Option<&Entry>) -> Status {
         (true, None) => Status::Pass,
         (true, Some(_)) => Status::UnexpectedPass,
         (false, None) => Status::Fail,
+        // A known hang that ended otherwise, or a listed failure that hangs without saying
+        // so: the entry is wrong, which fails the run like an unlisted failure.
+        (false, Some(k)) if k.hangs() != matches!(v, Verdict::Timeout) => Status::Fail,
         (false, Some(_)) => Status::ExpectedFail,
     }
 }
