@@ -6,6 +6,7 @@
 
 mod bench;
 mod bench_run;
+mod cli_diff;
 mod cli_fuzz;
 mod cli_run;
 mod coverage;
@@ -57,6 +58,9 @@ enum Command {
     Generate(coverage::GenerateArgs),
     /// Differential fuzzing against the reference (stable toolchain, seeded, deterministic).
     Fuzz(cli_fuzz::FuzzArgs),
+    /// Run a real preview1 program, traced, on the reference and every runtime, and show
+    /// where each one first departs from the reference.
+    Diff(cli_diff::DiffArgs),
     /// Write the scenarios as wasi-testsuite tests (`--wasi-testsuite DIR`).
     Export(wasi_testsuite::export::ExportArgs),
     /// Run every runtime over the suite and write the compatibility report (HTML,
@@ -147,6 +151,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Coverage(args) => coverage::run(args),
         Command::Generate(args) => coverage::generate(args),
         Command::Fuzz(args) => cli_fuzz::run(args),
+        Command::Diff(args) => cli_diff::run(args),
         Command::Export(args) => wasi_testsuite::export::run(args),
         Command::Report(args) => report::run(args),
     }

@@ -82,8 +82,8 @@ fn readme_example_exits_and_returns_its_trace(rt: &JsRuntime) {
     assert_eq!(out.stdout, b"done\n");
     let memory = out.memory.expect("memory captured");
     assert_eq!(memory.len(), case.capture_len as usize);
-    let at = wasi_conform_suite::compile::TRACE_BASE as usize;
-    assert_eq!(memory[at..at + 4], wasi_conform_suite::compile::TRACE_MAGIC.to_le_bytes());
+    let at = wasi_conform_suite::trace::TRACE_BASE as usize;
+    assert_eq!(memory[at..at + 4], wasi_conform_suite::trace::TRACE_MAGIC.to_le_bytes());
     assert_eq!(out.canaries, wasi_conform_suite::outcome::Canaries::Intact);
 }
 

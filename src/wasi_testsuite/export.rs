@@ -30,9 +30,10 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use wasi_conform_case::sandbox::{outside_canaries, CANARY};
 use wasi_conform_runners::sandbox::materialise;
-use wasi_conform_suite::compile::{compile_self_checking, SelfCheckError, MAX_NAME, SELF_CHECK_EXIT};
+use wasi_conform_suite::compile::{compile_self_checking, SelfCheckError, SELF_CHECK_EXIT};
 use wasi_conform_suite::discover;
 use wasi_conform_suite::scenario::{End, ExitExpect, Node, Scenario, Tree};
+use wasi_conform_suite::trace::MAX_NAME;
 
 /// How fixture directories are given to the runner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -14,7 +14,8 @@
 
 use std::collections::BTreeMap;
 
-use wasi_conform_abi::{layout, Errno, ResultType};
+use wasi_conform_abi::layout::{self, dirent, event};
+use wasi_conform_abi::{Errno, ResultType};
 
 use crate::compile::{Layout, StepLayout};
 use crate::describe::show_bytes;
@@ -195,11 +196,12 @@ impl<'a> Outputs<'a> {
         let (at, cap) = self.at.events?;
         let mut out = BTreeMap::new();
         for i in 0..self.used().unwrap_or(0).min(cap) {
-            // event: userdata u64 at 0, error u16 at 8, type u8 at 10.
             let e = at + layout::EVENT.size * i;
-            let (Some(userdata), Some(error), Some(ty)) =
-                (u64_at(self.memory, e), u16_at(self.memory, e + 8), u8_at(self.memory, e + 10))
-            else {
+            let (Some(userdata), Some(error), Some(ty)) = (
+                u64_at(self.memory, e + event::USERDATA.1),
+                u16_at(self.memory, e + event::ERROR.1),
+                u8_at(self.memory, e + event::TYPE.1),
+            ) else {
                 break;
             };
             out.insert(userdata, (u32::from(error), u64::from(ty)));
@@ -218,11 +220,10 @@ pub fn bytes_source(step: &Step, at: &StepLayout) -> Option<BytesSource> {
     }
 }
 
-/// Complete `dirent`s in `m[at..at + used]` (offsets from the function table).
+/// Complete `dirent`s in `m[at..at + used]` (offsets from the ABI's record layouts).
 fn dirents(m: &[u8], at: u32, used: u32) -> Vec<(Vec<u8>, u64)> {
     let Some(buf) = bytes_at(m, at, used) else { return Vec::new() };
-    let field = |name: &str| layout::field(layout::DIRENT_FIELDS, name).expect("a dirent field");
-    let ((_, namlen_at, _), (_, type_at, _)) = (field("namlen"), field("type"));
+    let ((_, namlen_at, _), (_, type_at, _)) = (dirent::NAMLEN, dirent::TYPE);
     let header = layout::DIRENT.size as usize;
     let mut out = Vec::new();
     let mut off = 0usize;

@@ -21,12 +21,15 @@
 
 use std::collections::BTreeMap;
 
-use wasi_conform_abi::{function, layout, Errno, ResultType};
+use wasi_conform_abi::{layout, Errno, ResultType};
 use wasm_encoder::{BlockType, Function as Body, Instruction as I, ValType};
 
-use super::{mem, CompileError, Compiler, StepLayout, TraceSink};
+use super::asm::{compare_bytes, mem, write_all};
+use super::memory_map::StepLayout;
+use super::{CompileError, Compiler, TraceSink};
 use crate::observe::{self, BytesSource};
 use crate::scenario::*;
+use crate::trace::STEP_ERRNO;
 use crate::views::{self, ViewKind};
 
 /// Exit code of a self-checking module whose check failed. Chosen to differ from every
@@ -39,9 +42,6 @@ pub const SELF_CHECK_EXIT: u32 = 97;
 /// then `post` to fd 2, and exits with [`SELF_CHECK_EXIT`].
 pub(super) const FAIL_PARAMS: [ValType; 6] =
     [ValType::I32, ValType::I32, ValType::I32, ValType::I64, ValType::I32, ValType::I32];
-/// Stand for `$self_check_failed` and `$memeq` until the imports are final.
-pub(super) const FAIL_PLACEHOLDER: u32 = u32::MAX - 1;
-pub(super) const MEMEQ_PLACEHOLDER: u32 = u32::MAX - 2;
 /// The `_start` local (i64) the checks load values into.
 const VALUE: u32 = 6;
 /// Bytes per entry of the errno name table (a length byte, then the text).
@@ -260,7 +260,7 @@ impl CheckState {
         ];
         // A failed or empty write gives up on this iovec (out of the `if`, the loop and the
         // block around it) and goes on with the next.
-        let inner = super::write_all(self.fd_write, scratch as u32, self.nwritten, (ptr, len, n), I::Br(2));
+        let inner = write_all(self.fd_write, scratch as u32, self.nwritten, (ptr, len, n), I::Br(2));
         for x in head.iter().chain(&inner).chain(&tail) {
             b.instruction(x);
         }
@@ -272,7 +272,7 @@ impl CheckState {
 pub(super) fn memeq_body() -> Body {
     let (a, b_, n, i) = (0, 1, 2, 3);
     let mut b = Body::new(vec![(1, ValType::I32)]);
-    for x in super::compare_bytes(a, b_, n, i).iter().chain(&[I::I32Const(1), I::End]) {
+    for x in compare_bytes(a, b_, n, i).iter().chain(&[I::I32Const(1), I::End]) {
         b.instruction(x);
     }
     b
@@ -305,8 +305,8 @@ fn show_bytes(b: &[u8]) -> String {
 impl Compiler {
     /// Imports, the errno name table, scratch areas and the preopen messages.
     pub(super) fn self_check_prepare(&mut self, s: &Scenario) {
-        let fd_write = self.import_index(function("fd_write").expect("in table"));
-        let proc_exit = self.import_index(function("proc_exit").expect("in table"));
+        let fd_write = self.functions.import_named("fd_write");
+        let proc_exit = self.functions.import_named("proc_exit");
         let mut table = vec![0u8; (NAME_ENTRY * NAME_ENTRIES) as usize];
         let mut put_name = |idx: u32, text: &str| {
             let at = (idx * NAME_ENTRY) as usize;
@@ -321,12 +321,12 @@ impl Compiler {
             }
         }
         put_name(NAME_ENTRIES - 1, "a value that is not an errno");
-        let names = self.put(table);
+        let names = self.memory.put(table);
         // Three iovecs and a scratch one.
-        let iov = self.alloc(32);
-        let digits = self.alloc(20);
-        let nwritten = self.alloc(4);
-        let newline = self.put(b"\n".to_vec());
+        let iov = self.memory.alloc(32);
+        let digits = self.memory.alloc(20);
+        let nwritten = self.memory.alloc(4);
+        let newline = self.memory.put(b"\n".to_vec());
         let guest_names = self.check.as_ref().map(|c| c.guest_names.clone()).unwrap_or_default();
         let missing = s
             .fixture
@@ -349,7 +349,7 @@ impl Compiler {
 
     fn msg(&mut self, text: String) -> Msg {
         let len = text.len() as u32;
-        (self.put(text.into_bytes()), len)
+        (self.memory.put(text.into_bytes()), len)
     }
 
     fn refuse(&mut self, why: String) {
@@ -359,7 +359,7 @@ impl Compiler {
     }
 
     /// `$self_check_failed(pre, kind, value-in-VALUE, post)`.
-    fn fail_call(pre: Msg, kind: i32, post: Msg) -> Vec<I<'static>> {
+    fn fail_call(&self, pre: Msg, kind: i32, post: Msg) -> Vec<I<'static>> {
         vec![
             I::I32Const(pre.0 as i32),
             I::I32Const(pre.1 as i32),
@@ -367,7 +367,7 @@ impl Compiler {
             I::LocalGet(VALUE),
             I::I32Const(post.0 as i32),
             I::I32Const(post.1 as i32),
-            I::Call(FAIL_PLACEHOLDER),
+            I::Call(self.functions.self_check_failed().expect("a self-checking module")),
         ]
     }
 
@@ -375,7 +375,7 @@ impl Compiler {
     pub(super) fn self_check_step(&mut self, k: u32, step: &Step, sl: &StepLayout, code: &mut Vec<I<'static>>) {
         let Some(expect) = &step.expect.errno else { return };
         let f = step.function;
-        let rec = self.layout.steps_at + 8 * k;
+        let rec = self.layout.step_record(k);
         let what = format!("step {} {}", k + 1, f.name);
         let allowed: Vec<Errno> = match expect {
             ErrnoExpect::One(e) => vec![*e],
@@ -385,7 +385,7 @@ impl Compiler {
         let expected = if allowed.len() == 1 { shown[0].clone() } else { format!("one of {{{}}}", shown.join(", ")) };
         let pre = self.msg(format!("{what}: errno "));
         let post = self.msg(format!(", expected {expected}\n"));
-        code.extend([I::I32Const(rec as i32), I::I64Load32U(mem(4, 2)), I::LocalSet(VALUE)]);
+        code.extend([I::I32Const(rec as i32), I::I64Load32U(mem(STEP_ERRNO as u64, 2)), I::LocalSet(VALUE)]);
         for (i, e) in allowed.iter().enumerate() {
             code.extend([I::LocalGet(VALUE), I::I64Const(e.raw() as i64), I::I64Eq]);
             if i > 0 {
@@ -393,7 +393,7 @@ impl Compiler {
             }
         }
         code.extend([I::I32Eqz, I::If(BlockType::Empty)]);
-        code.extend(Self::fail_call(pre, 1, post));
+        code.extend(self.fail_call(pre, 1, post));
         code.push(I::End);
 
         // Values are compared only after a success, as the verdict does.
@@ -420,16 +420,16 @@ impl Compiler {
                 }
                 (Some(ViewKind::Random), ViewCheck::NotAllZero) => match sl.buffer {
                     Some((at, len)) if len > 0 => {
-                        let zeros = self.alloc(len as u64);
+                        let zeros = self.memory.alloc(len as u64);
                         let m = self.msg(format!("{what}: {name}: every byte is zero\n"));
                         checks.extend([
                             I::I32Const(at as i32),
                             I::I32Const(zeros as i32),
                             I::I32Const(len as i32),
-                            I::Call(MEMEQ_PLACEHOLDER),
+                            I::Call(self.functions.memeq().expect("a self-checking module")),
                             I::If(BlockType::Empty),
                         ]);
-                        checks.extend(Self::fail_call(m, 0, (0, 0)));
+                        checks.extend(self.fail_call(m, 0, (0, 0)));
                         checks.push(I::End);
                     }
                     _ => {}
@@ -446,7 +446,12 @@ impl Compiler {
             }
         }
         if !checks.is_empty() {
-            code.extend([I::I32Const(rec as i32), I::I32Load(mem(4, 2)), I::I32Eqz, I::If(BlockType::Empty)]);
+            code.extend([
+                I::I32Const(rec as i32),
+                I::I32Load(mem(STEP_ERRNO as u64, 2)),
+                I::I32Eqz,
+                I::If(BlockType::Empty),
+            ]);
             code.extend(checks);
             code.push(I::End);
         }
@@ -530,7 +535,7 @@ impl Compiler {
         out.extend([I::I32Const(at as i32), load_i64(width), I::LocalSet(VALUE)]);
         out.extend(cond);
         out.extend([I::I32Eqz, I::If(BlockType::Empty)]);
-        out.extend(Self::fail_call(pre, 2, post));
+        out.extend(self.fail_call(pre, 2, post));
         out.push(I::End);
     }
 
@@ -543,7 +548,7 @@ impl Compiler {
         };
         // The cap on `used`: every byte of the pieces.
         let cap: u32 = pieces.iter().map(|(_, n)| n).sum();
-        let want_at = self.put(want.to_vec());
+        let want_at = self.memory.put(want.to_vec());
         let n = want.len() as u32;
         let count_msg = self.msg(format!("{what}: expected {} ({n} bytes), observed ", show_bytes(want)));
         let bytes_msg = self.msg(format!("{what}: expected {}, observed other bytes\n", show_bytes(want)));
@@ -565,7 +570,7 @@ impl Compiler {
             None => out.extend([I::I64Const(cap as i64), I::LocalSet(VALUE)]),
         }
         out.extend([I::LocalGet(VALUE), I::I64Const(n as i64), I::I64Ne, I::If(BlockType::Empty)]);
-        out.extend(Self::fail_call(count_msg, 2, suffix));
+        out.extend(self.fail_call(count_msg, 2, suffix));
         out.push(I::End);
         let mut offset = 0u32;
         for (at, len) in pieces {
@@ -575,11 +580,11 @@ impl Compiler {
                     I::I32Const(at as i32),
                     I::I32Const((want_at + offset) as i32),
                     I::I32Const(take as i32),
-                    I::Call(MEMEQ_PLACEHOLDER),
+                    I::Call(self.functions.memeq().expect("a self-checking module")),
                     I::I32Eqz,
                     I::If(BlockType::Empty),
                 ]);
-                out.extend(Self::fail_call(bytes_msg, 0, (0, 0)));
+                out.extend(self.fail_call(bytes_msg, 0, (0, 0)));
                 out.push(I::End);
             }
             offset += take;

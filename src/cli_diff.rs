@@ -1,0 +1,66 @@
+//! `wasi-conform diff APP.wasm [--dir HOST::GUEST]... [--env K=V]... [--stdin FILE] [-- ARGS]`:
+//! a real program, traced, on the reference and on every available runtime (or those
+//! `--runtime` names); per runtime, agreement with the reference or where it first departs.
+//! The JSON schema (`--json FILE`) is in `programs/README.md`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use wasi_conform_programs::diff::{diff, Verdict};
+use wasi_conform_programs::program::{Dir, Program};
+use wasi_conform_runners::{matrix, registry};
+
+#[derive(Args)]
+pub struct DiffArgs {
+    /// The program: a preview1 command module.
+    pub module: PathBuf,
+    /// A directory to give the program, `HOST::GUEST` (copied for every runtime, never
+    /// written).
+    #[arg(long = "dir")]
+    pub dirs: Vec<Dir>,
+    /// An environment variable, `KEY=VALUE`.
+    #[arg(long = "env")]
+    pub env: Vec<String>,
+    /// A file whose bytes are the program's stdin.
+    #[arg(long)]
+    pub stdin: Option<PathBuf>,
+    /// Comma-separated runtime names; default: every runtime but the reference.
+    #[arg(long, value_delimiter = ',')]
+    pub runtime: Vec<String>,
+    /// Seconds each run may take.
+    #[arg(long, default_value_t = 60)]
+    pub budget: u64,
+    /// Runs at once (default: the number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// The program's arguments (after `--`).
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}
+
+pub fn run(a: DiffArgs) -> Result<ExitCode> {
+    let mut program = Program::from_file(&a.module)?;
+    program.dirs = a.dirs;
+    program.env = a.env;
+    program.args = a.args;
+    program.budget = Duration::from_secs(a.budget);
+    if let Some(f) = &a.stdin {
+        program.stdin = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+    }
+    let reference = registry::builtin("reference").context("the reference runtime")?;
+    let runtimes: Vec<_> =
+        registry::select(&a.runtime)?.into_iter().filter(|r| r.name() != "reference" || !a.runtime.is_empty()).collect();
+    let report = diff(&program, reference.as_ref(), &runtimes, matrix::jobs(a.jobs))?;
+    print!("{}", report.text());
+    if let Some(path) = &a.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let all_agree = report.runtimes.iter().all(|d| matches!(d.verdict, Verdict::Agrees | Verdict::NotAvailable));
+    Ok(if all_agree { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
