@@ -37,6 +37,7 @@ use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use wasi_conform_case::outcome::{Canaries, Ending, ExitWidth, Outcome};
+use wasi_conform_case::preload::Preload;
 use wasi_conform_case::test_case::TestCase;
 
 pub use sandbox::Sandbox;
@@ -114,16 +115,44 @@ pub trait Runtime: Send + Sync {
     fn exit_width(&self) -> ExitWidth {
         ExitWidth::Full
     }
+    /// Whether [`Runtime::run_preloaded`] works: the adapter can write bytes into the guest's
+    /// memory between making the instance and calling `_start` (in-process adapters and
+    /// the JS workers can; a command line cannot).
+    fn takes_preload(&self) -> bool {
+        false
+    }
+    /// Runs the case like [`Runtime::run`], with `preload` written into the guest's exported
+    /// memory before `_start` (see [`wasi_conform_case::preload`]). A segment that does not
+    /// fit is a crash of the run. Adapters that cannot ([`Runtime::takes_preload`] false)
+    /// report a crash saying so.
+    fn run_preloaded(&self, case: &TestCase, preload: &Preload, sandbox: &Sandbox) -> Execution {
+        let _ = (case, preload, sandbox);
+        Execution::crash(format!("the {} adapter cannot preload guest memory", self.name()))
+    }
 }
 
 /// Runs a case on a runtime in a fresh sandbox and observes everything.
 pub fn execute(runtime: &dyn Runtime, case: &TestCase) -> Outcome {
+    execute_with(runtime, case, None)
+}
+
+/// [`execute`], with `preload` written into guest memory before `_start`
+/// ([`Runtime::run_preloaded`]).
+pub fn execute_preloaded(runtime: &dyn Runtime, case: &TestCase, preload: &Preload) -> Outcome {
+    execute_with(runtime, case, Some(preload))
+}
+
+fn execute_with(runtime: &dyn Runtime, case: &TestCase, preload: Option<&Preload>) -> Outcome {
     let started = Instant::now();
     let sandbox = match Sandbox::create(&case.fixture) {
         Ok(s) => s,
         Err(e) => return crashed(format!("cannot prepare the sandbox: {e}"), started),
     };
-    let exec = match std::panic::catch_unwind(AssertUnwindSafe(|| runtime.run(case, &sandbox))) {
+    let run = || match preload {
+        Some(p) => runtime.run_preloaded(case, p, &sandbox),
+        None => runtime.run(case, &sandbox),
+    };
+    let exec = match std::panic::catch_unwind(AssertUnwindSafe(run)) {
         Ok(e) => e,
         Err(p) => Execution::crash(format!("adapter panicked: {}", process::panic_text(p.as_ref()))),
     };

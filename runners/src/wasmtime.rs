@@ -3,6 +3,8 @@
 //! - One engine for the process; each distinct module is compiled once and kept as an
 //!   `InstancePre` (keyed by scenario id and module hash), so a suite run compiles each
 //!   scenario once however many times it runs.
+//! - A preload ([`Runtime::run_preloaded`]) is written into the instance's `memory` before
+//!   `_start` is called.
 //! - Per run: a new `WasiP1Ctx` with exactly the case's argv, env and stdin (in-memory
 //!   pipes), stdout/stderr captured in memory, and each preopen mapped to its guest name
 //!   with read-write permissions.
@@ -21,6 +23,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use wasi_conform_case::outcome::Ending;
+use wasi_conform_case::preload::Preload;
 use wasi_conform_case::test_case::TestCase;
 use wasmtime::{Engine, Linker, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -78,11 +81,24 @@ impl Runtime for Wasmtime {
     fn run(&self, case: &TestCase, sandbox: &Sandbox) -> Execution {
         self.run_with_preopens(case, sandbox.preopens())
     }
+
+    fn takes_preload(&self) -> bool {
+        true
+    }
+
+    fn run_preloaded(&self, case: &TestCase, preload: &Preload, sandbox: &Sandbox) -> Execution {
+        self.run_inner(case, sandbox.preopens(), Some(preload))
+    }
 }
 
 impl crate::isolated::InProcess for Wasmtime {
-    fn run_in(&self, case: &TestCase, preopens: &[(String, std::path::PathBuf)]) -> Execution {
-        self.run_with_preopens(case, preopens)
+    fn run_in(
+        &self,
+        case: &TestCase,
+        preopens: &[(String, std::path::PathBuf)],
+        preload: Option<&Preload>,
+    ) -> Execution {
+        self.run_inner(case, preopens, preload)
     }
 }
 
@@ -91,6 +107,16 @@ impl Wasmtime {
     /// passes the sandbox's; the isolation tests pass a deliberately wider one to prove
     /// that the canary check catches a guest writing outside its preopens.
     pub fn run_with_preopens(&self, case: &TestCase, preopens: &[(String, std::path::PathBuf)]) -> Execution {
+        self.run_inner(case, preopens, None)
+    }
+
+    fn run_inner(
+        &self,
+        case: &TestCase,
+        preopens: &[(String, std::path::PathBuf)],
+        preload: Option<&Preload>,
+    ) -> Execution {
+        let preload = preload.cloned();
         let pre = match self.cache.get(&self.engine, &self.linker, case) {
             Ok(p) => p,
             Err(e) => return Execution::crash(e.to_string()),
@@ -124,8 +150,15 @@ impl Wasmtime {
             store.limiter(|h| &mut h.limits);
             store.set_epoch_deadline(ticks);
             store.epoch_deadline_trap();
-            let ending = match pre.instantiate(&mut store) {
-                Err(e) => (Ending::Crash(format!("instantiate: {e:?}")), None),
+            let instance = pre.instantiate(&mut store).map_err(|e| format!("instantiate: {e:?}")).and_then(|i| {
+                    match (&preload, i.get_memory(&mut store, "memory")) {
+                        (None, _) => Ok(i),
+                        (Some(p), Some(m)) => p.write_into(m.data_mut(&mut store)).map(|_| i).map_err(|e| e.to_string()),
+                        (Some(_), None) => Err("preload: the module exports no memory".to_owned()),
+                    }
+                });
+            let ending = match instance {
+                Err(e) => (Ending::Crash(e), None),
                 Ok(instance) => {
                     let result = instance
                         .get_typed_func::<(), ()>(&mut store, "_start")
