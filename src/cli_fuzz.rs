@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use wasi_conform_differential::driver::{self, Budget, FuzzConfig, Progress, Summary};
+use wasi_conform_differential::driver::{self, Budget, FuzzConfig, ProgramForm, Progress, Summary};
 use wasi_conform_differential::oracle::Oracle;
 use wasi_conform_differential::program::GenConfig;
 use wasi_conform_differential::smith;
@@ -72,6 +72,27 @@ pub struct FuzzArgs {
     /// Functions never generated (comma-separated; programs only).
     #[arg(long, value_delimiter = ',')]
     exclude: Vec<String>,
+    /// How programs reach the runtimes that can take them as data (programs only): `data`
+    /// (one interpreter module compiled once, the program preloaded into its memory) or
+    /// `compiled` (a module per program, compiled by every runtime: the form before).
+    #[arg(long, value_enum, default_value_t = Form::Data)]
+    programs_as: Form,
+}
+
+/// `--programs-as`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Form {
+    Data,
+    Compiled,
+}
+
+impl From<Form> for ProgramForm {
+    fn from(f: Form) -> ProgramForm {
+        match f {
+            Form::Data => ProgramForm::Data,
+            Form::Compiled => ProgramForm::Compiled,
+        }
+    }
 }
 
 pub fn run(args: FuzzArgs) -> Result<ExitCode> {
@@ -103,6 +124,7 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
         minimise_budget: args.minimise,
         scenarios_dir: Some(scenarios_dir),
         repo_root: root.clone(),
+        form: args.programs_as.into(),
     };
     let judged = if reference_only { "nothing (the reference alone)".to_owned() } else { oracle.runtimes().join(", ") };
     let generator = args.generator;

@@ -11,12 +11,13 @@
 //! module) the ending, stdout/stderr, the final tree and the canaries are.
 
 use wasi_conform_runners::registry::{self, RegistryError, REFERENCE};
-use wasi_conform_runners::{execute, Availability, Runtime};
+use wasi_conform_runners::{execute, execute_preloaded, Availability, Runtime};
 use wasi_conform_suite::compile::Layout;
 use wasi_conform_suite::describe::{self, show_bytes, tree_diff};
 use wasi_conform_suite::outcome::Canaries;
 use wasi_conform_suite::scenario::Scenario;
 
+use crate::as_data::DataCase;
 use crate::normalise::{self, describe_raw, EndClass, Observation, StepObs};
 use wasi_conform_suite::case::TestCase;
 
@@ -122,6 +123,11 @@ impl Oracle {
         Ok(Oracle { reference, others: Vec::new(), unavailable: Vec::new() })
     }
 
+    /// Names of the judged runtimes that take a preload, i.e. run programs as data.
+    pub fn preloading(&self) -> Vec<&'static str> {
+        self.others.iter().filter(|r| r.takes_preload()).map(|r| r.name()).collect()
+    }
+
     /// Names of the judged runtimes (not the reference).
     pub fn runtimes(&self) -> Vec<&'static str> {
         self.others.iter().map(|r| r.name()).collect()
@@ -129,15 +135,25 @@ impl Oracle {
 
     /// Runs a case on the reference and every runtime (or only those in `only`).
     pub fn check(&self, case: &TestCase, plan: Option<Plan>, only: Option<&[String]>) -> Check {
+        self.check_as(case, None, plan, only)
+    }
+
+    /// [`Oracle::check`], with the program's data form ([`crate::as_data`]) for every
+    /// runtime that takes a preload (the reference among them); the others run `case`.
+    pub fn check_as(&self, case: &TestCase, data: Option<&DataCase>, plan: Option<Plan>, only: Option<&[String]>) -> Check {
         let as_plan = plan.map(|p| (p.scenario, p.layout));
-        let reference = normalise::observe("reference", &execute(self.reference.as_ref(), case), as_plan);
+        let execute = |rt: &dyn Runtime| match data {
+            Some(d) if rt.takes_preload() => execute_preloaded(rt, &d.case, &d.preload),
+            _ => execute(rt, case),
+        };
+        let reference = normalise::observe("reference", &execute(self.reference.as_ref()), as_plan);
         let mut observations = Vec::new();
         let mut divergences = Vec::new();
         for rt in &self.others {
             if only.is_some_and(|o| !o.iter().any(|n| n == rt.name())) {
                 continue;
             }
-            let obs = normalise::observe(rt.name(), &execute(rt.as_ref(), case), as_plan);
+            let obs = normalise::observe(rt.name(), &execute(rt.as_ref()), as_plan);
             if let Some(d) = diff(&reference, &obs, plan.map(|p| p.scenario)) {
                 divergences.push(d);
             }

@@ -24,7 +24,7 @@ pub enum Operand {
 }
 
 /// One thing the step code does.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Step {
     /// `i32.store` of an operand to a constant address.
     Store32 { addr: u32, value: Operand },

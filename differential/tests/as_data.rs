@@ -1,0 +1,73 @@
+//! Programs as data are the same programs: seeded generated programs run in their compiled
+//! form and in their data form (the interpreter module with the program preloaded) on every
+//! in-process runtime, and the oracle must not be able to tell the two apart. On the
+//! reference, which is deterministic, the guest memory the trace is read from must even be
+//! byte for byte the same.
+
+use wasi_conform_differential::as_data;
+use wasi_conform_differential::normalise;
+use wasi_conform_differential::oracle::diff;
+use wasi_conform_differential::program::{self, GenConfig};
+use wasi_conform_runners::{execute, execute_preloaded, registry};
+use wasi_conform_suite::compile;
+
+/// Programs per runtime (seed 1, from program 0).
+const PROGRAMS: u64 = 120;
+
+fn both_forms_agree_on(runtime: &str) {
+    // SAFETY: set before any runtime thread starts.
+    unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
+    let rt = registry::builtin(runtime).expect("a built-in runtime");
+    assert!(rt.takes_preload(), "{runtime} runs programs as data");
+    for i in 0..PROGRAMS {
+        let p = program::seeded(1, i, &GenConfig::default());
+        let c = compile::compile(&p).expect("generated programs compile");
+        let d = as_data::prepare(&c).unwrap_or_else(|e| panic!("{}: no data form: {e}", p.id));
+        let plan = Some((&p, &c.layout));
+        let compiled = execute(rt.as_ref(), &c.case);
+        let data = execute_preloaded(rt.as_ref(), &d.case, &d.preload);
+        let (a, b) = (normalise::observe(runtime, &compiled, plan), normalise::observe(runtime, &data, plan));
+        assert!(a.trace_error.is_none(), "{}: {:?}", p.id, a.trace_error);
+        assert_eq!(a.steps.len(), b.steps.len());
+        if let Some(d) = diff(&a, &b, Some(&p)) {
+            panic!("{} on {runtime}: the data form differs from the compiled form at {}: {}", p.id, d.place.name(), d.detail);
+        }
+        if runtime == "reference" {
+            assert_eq!(compiled.memory, data.memory, "{}: guest memory differs", p.id);
+            assert_eq!(a.steps, b.steps, "{}", p.id);
+        }
+    }
+}
+
+#[test]
+fn reference() {
+    both_forms_agree_on("reference");
+}
+
+#[test]
+fn wasmtime() {
+    both_forms_agree_on("wasmtime");
+}
+
+#[test]
+fn wasmi() {
+    both_forms_agree_on("wasmi");
+}
+
+#[test]
+fn wasmer() {
+    both_forms_agree_on("wasmer");
+}
+
+#[test]
+fn every_generated_program_has_a_data_form() {
+    for seed in [1, 2, 3] {
+        for i in 0..300 {
+            let p = program::seeded(seed, i, &GenConfig::default());
+            let c = compile::compile(&p).expect("generated programs compile");
+            if let Err(e) = as_data::prepare(&c) {
+                panic!("{}: {e}", p.id);
+            }
+        }
+    }
+}
