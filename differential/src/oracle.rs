@@ -142,9 +142,12 @@ impl Oracle {
     /// runtime that takes a preload (the reference among them); the others run `case`.
     pub fn check_as(&self, case: &TestCase, data: Option<&DataCase>, plan: Option<Plan>, only: Option<&[String]>) -> Check {
         let as_plan = plan.map(|p| (p.scenario, p.layout));
-        let execute = |rt: &dyn Runtime| match data {
-            Some(d) if rt.takes_preload() => execute_preloaded(rt, &d.case, &d.preload),
-            _ => execute(rt, case),
+        let execute = |rt: &dyn Runtime| match data.filter(|_| rt.takes_preload()) {
+            Some(d) => match d.case_for(rt.missing_imports()) {
+                Some(c) => execute_preloaded(rt, &c, &d.preload),
+                None => execute(rt, case),
+            },
+            None => execute(rt, case),
         };
         let reference = normalise::observe("reference", &execute(self.reference.as_ref()), as_plan);
         let mut observations = Vec::new();

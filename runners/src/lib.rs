@@ -115,6 +115,13 @@ pub trait Runtime: Send + Sync {
     fn exit_width(&self) -> ExitWidth {
         ExitWidth::Full
     }
+    /// Preview1 functions this runtime does not provide: a module importing any of them
+    /// cannot be instantiated (Bun's `node:wasi` has no `sock_accept`). A module meant to run
+    /// everywhere imports only what it calls; one that imports every function (the fuzzer's
+    /// interpreter) leaves these out.
+    fn missing_imports(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Whether [`Runtime::run_preloaded`] works: the adapter can write bytes into the guest's
     /// memory between making the instance and calling `_start` (in-process adapters and
     /// the JS workers can; a command line cannot).

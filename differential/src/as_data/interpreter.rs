@@ -19,11 +19,14 @@
 //! compiled code reads it.
 //!
 //! # The module
-//! Imports all 46 preview1 functions in table order (import index = table index), exports
+//! Imports the 46 preview1 functions in table order, but those a runtime lacks
+//! ([`module_without`]; Bun has no `sock_accept`, and a module importing it cannot be
+//! instantiated there: the oracle runs programs calling one of them compiled), exports
 //! `memory` ([`PAGES`] pages, minimum = maximum, as compiled scenarios have) and `_start`;
 //! no start section, no data segments, MVP features only.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use wasi_conform_abi::{CoreType, Returns, FUNCTIONS, MODULE};
 use wasi_conform_suite::compile::{MAX_NAME, MAX_SCAN, SCAN_ENTRY, TRACE_BASE};
@@ -74,13 +77,20 @@ fn val(t: CoreType) -> ValType {
     }
 }
 
-/// The interpreter's bytes (built on first use).
+/// The interpreter's bytes, importing every function (built on first use).
 pub fn module() -> Arc<Vec<u8>> {
-    static MODULE_BYTES: OnceLock<Arc<Vec<u8>>> = OnceLock::new();
-    MODULE_BYTES.get_or_init(|| Arc::new(build())).clone()
+    module_without(&[])
 }
 
-fn build() -> Vec<u8> {
+/// The interpreter importing every function but `missing` (built once per list); a
+/// command calling one of those reaches `unreachable`.
+pub fn module_without(missing: &[&'static str]) -> Arc<Vec<u8>> {
+    static BUILT: OnceLock<Mutex<HashMap<Vec<&'static str>, Arc<Vec<u8>>>>> = OnceLock::new();
+    let mut built = BUILT.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    built.entry(missing.to_vec()).or_insert_with(|| Arc::new(build(missing))).clone()
+}
+
+fn build(missing: &[&'static str]) -> Vec<u8> {
     let mut types = TypeSection::new();
     let mut type_ids: Vec<(Vec<ValType>, Vec<ValType>)> = Vec::new();
     let mut type_of = |params: Vec<ValType>, results: Vec<ValType>, types: &mut TypeSection| -> u32 {
@@ -92,13 +102,21 @@ fn build() -> Vec<u8> {
         (type_ids.len() - 1) as u32
     };
     let mut imports = ImportSection::new();
+    // Import index per table index (`None`: not imported).
+    let mut index: Vec<Option<u32>> = Vec::new();
+    let mut n = 0;
     for f in FUNCTIONS {
+        if missing.contains(&f.name) {
+            index.push(None);
+            continue;
+        }
         let params: Vec<ValType> = f.core_params().into_iter().map(val).collect();
         let results: Vec<ValType> = f.core_results().iter().copied().map(val).collect();
         let t = type_of(params, results, &mut types);
         imports.import(MODULE, f.name, EntityType::Function(t));
+        index.push(Some(n));
+        n += 1;
     }
-    let n = FUNCTIONS.len() as u32;
     let (operand_fn, call_fn, match_fn, start_fn) = (n, n + 1, n + 2, n + 3);
     let mut funcs = FunctionSection::new();
     funcs.function(type_of(vec![ValType::I32], vec![ValType::I64], &mut types));
@@ -120,15 +138,26 @@ fn build() -> Vec<u8> {
 
     let mut code = CodeSection::new();
     code.function(&operand_body());
-    code.function(&call_body(operand_fn));
+    code.function(&call_body(operand_fn, &index));
     code.function(&match_body());
-    code.function(&start_body(operand_fn, call_fn, match_fn));
+    let prestat = |name: &str| {
+        let f = wasi_conform_abi::function(name).expect("in the table");
+        index[f.index].expect("the preopen scan's functions are never left out")
+    };
+    code.function(&start_body(
+        (prestat("fd_prestat_get"), prestat("fd_prestat_dir_name")),
+        operand_fn,
+        call_fn,
+        match_fn,
+    ));
 
     let mut m = Module::new();
     m.section(&types).section(&imports).section(&funcs).section(&memories).section(&exports).section(&code);
     let mut names = wasm_encoder::NameMap::new();
     for f in FUNCTIONS {
-        names.append(f.index as u32, f.name);
+        if let Some(i) = index[f.index] {
+            names.append(i, f.name);
+        }
     }
     names.append(operand_fn, "operand");
     names.append(call_fn, "call");
@@ -180,7 +209,7 @@ fn operand_body() -> Body {
 }
 
 /// `$call(cmd)`: one `call` command, dispatched on the function index (`br_table`).
-fn call_body(operand_fn: u32) -> Body {
+fn call_body(operand_fn: u32, index: &[Option<u32>]) -> Body {
     let cmd = 0;
     let n = FUNCTIONS.len() as u32;
     let mut ins: Vec<I> = Vec::new();
@@ -193,6 +222,10 @@ fn call_body(operand_fn: u32) -> Body {
     ins.push(I::BrTable(targets.into(), n));
     ins.push(I::End);
     for f in FUNCTIONS {
+        let Some(import) = index[f.index] else {
+            ins.extend([I::Unreachable, I::End]);
+            continue;
+        };
         if f.returns == Returns::Errno {
             ins.extend([I::LocalGet(cmd), I::I32Load(mem(12, 2))]);
         }
@@ -207,7 +240,7 @@ fn call_body(operand_fn: u32) -> Body {
                 ins.push(I::I32WrapI64);
             }
         }
-        ins.push(I::Call(f.index as u32));
+        ins.push(I::Call(import));
         if f.returns == Returns::Errno {
             ins.push(I::I32Store(mem(0, 2)));
         }
@@ -292,9 +325,7 @@ fn match_body() -> Body {
 }
 
 /// `_start`: the preopen scan, then the command loop.
-fn start_body(operand_fn: u32, call_fn: u32, match_fn: u32) -> Body {
-    let prestat_get = wasi_conform_abi::function("fd_prestat_get").expect("in the table").index as u32;
-    let prestat_name = wasi_conform_abi::function("fd_prestat_dir_name").expect("in the table").index as u32;
+fn start_body((prestat_get, prestat_name): (u32, u32), operand_fn: u32, call_fn: u32, match_fn: u32) -> Body {
     // locals: fd, count, entry, len, k, slot, cmd, scan_at, scratch_at, slots_at, npre
     let (fd, count, entry, len, k, slot, cmd, scan_at, scratch_at, slots_at, npre) = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10);
     let header = |at: u32, local: u32| [I::I32Const(CMD_BASE as i32), I::I32Load(mem(at as u64, 2)), I::LocalSet(local)];
@@ -469,6 +500,16 @@ mod tests {
         assert!(wat.contains("(export \"_start\""));
         assert!(!wat.contains("(start"), "no start section");
         assert!(!wat.contains("(data"), "no data segments: the program is preloaded");
+    }
+
+    #[test]
+    fn a_missing_function_is_not_imported() {
+        let bytes = module_without(&["sock_accept"]);
+        wasi_conform_suite::compile::validate(&bytes).unwrap();
+        let wat = wasi_conform_suite::compile::to_wat(&bytes).unwrap();
+        assert!(!wat.contains("\"sock_accept\""));
+        assert!(wat.contains("\"sock_recv\""));
+        assert!(Arc::ptr_eq(&module_without(&["sock_accept"]), &bytes), "built once");
     }
 
     #[test]

@@ -33,8 +33,29 @@ pub const INTERPRETER_ID: &str = "fuzz/program-interpreter";
 /// A compiled program in its data form: the interpreter's case and what to preload.
 #[derive(Debug, Clone)]
 pub struct DataCase {
+    /// The case with the interpreter that imports every function.
     pub case: TestCase,
     pub preload: Preload,
+    /// The functions the program calls (besides the preopen scan's).
+    pub calls: Vec<&'static str>,
+}
+
+impl DataCase {
+    /// The case for a runtime that lacks the `missing` functions
+    /// ([`Runtime::missing_imports`]): the interpreter without them, or `None` when the
+    /// program calls one (it then runs compiled, and fails to instantiate as it should).
+    ///
+    /// [`Runtime::missing_imports`]: wasi_conform_runners::Runtime::missing_imports
+    pub fn case_for(&self, missing: &[&'static str]) -> Option<TestCase> {
+        if missing.is_empty() {
+            return Some(self.case.clone());
+        }
+        if self.calls.iter().any(|c| missing.contains(c)) {
+            return None;
+        }
+        let module = interpreter::module_without(missing);
+        Some(TestCase { module: module.clone(), module_stderr_trace: module, ..self.case.clone() })
+    }
 }
 
 /// Why a program keeps its compiled form.
@@ -119,6 +140,14 @@ pub fn prepare(compiled: &Compiled) -> Result<DataCase, NotAsData> {
     if end > MEMORY_BYTES {
         return Err(NotAsData::TooLarge(end));
     }
+    let mut calls: Vec<&'static str> = Vec::new();
+    for s in &d.steps {
+        if let Step::Call { function, .. } = s {
+            if !calls.contains(&function.name) {
+                calls.push(function.name);
+            }
+        }
+    }
     let mut segments = d.image;
     segments.push((CMD_BASE, header));
     let module = interpreter::module();
@@ -132,5 +161,6 @@ pub fn prepare(compiled: &Compiled) -> Result<DataCase, NotAsData> {
             limits: case.limits,
         },
         preload: Preload { segments },
+        calls,
     })
 }
