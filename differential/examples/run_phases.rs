@@ -1,7 +1,7 @@
 //! Where a fuzzing iteration's time goes, per runtime: sandbox creation, the run itself,
 //! the final-tree snapshot and canary check, and removing the sandbox.
 //!
-//!     cargo run --release -p wasi-conform-differential --example run_phases -- 300 wasmtime,wasmi,wasmer
+//!     cargo run --release -p wasi-conform-differential --example run_phases -- 300 wasmtime,wasmi,wasmer [SEED]
 
 use std::time::{Duration, Instant};
 
@@ -14,9 +14,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(300);
     let names = args.get(2).cloned().unwrap_or_else(|| "reference,wasmtime,wasmi,wasmer".into());
+    let seed: u64 = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(3);
     let programs: Vec<_> = (0..n)
         .map(|i| {
-            let p = program::seeded(3, i, &GenConfig::default());
+            let p = program::seeded(seed, i, &GenConfig::default());
             let c = compile::compile(&p).expect("compiles");
             let d = as_data::prepare(&c).expect("data form");
             (p, c, d)
@@ -24,7 +25,7 @@ fn main() {
         .collect();
     let t = Instant::now();
     for i in 0..n {
-        let p = program::seeded(3, i, &GenConfig::default());
+        let p = program::seeded(seed, i, &GenConfig::default());
         let c = compile::compile(&p).expect("compiles");
         let _ = as_data::prepare(&c);
     }
@@ -56,9 +57,9 @@ fn main() {
         idx.sort_by_key(|&i| runs[i].0);
         let at = |q: f64| runs[idx[((idx.len() - 1) as f64 * q) as usize]].0.as_secs_f64() * 1e3;
         println!("{name:<10} run p50 {:.3} p90 {:.3} p99 {:.3} max {:.3} ms", at(0.5), at(0.9), at(0.99), at(1.0));
-        for &i in idx.iter().rev().take(3) {
-            println!("           slowest: program {i} {:.3} ms", runs[i].0.as_secs_f64() * 1e3);
-        }
+        let slow: Vec<String> =
+            idx.iter().rev().take(8).map(|&i| format!("{i}: {:.1} ms", runs[i].0.as_secs_f64() * 1e3)).collect();
+        println!("           slowest programs: {}", slow.join(", "));
         println!(
             "{name:<10} create {:.3}  run {:.3}  trees {:.3}  canaries {:.3}  remove {:.3}  (ms per program)",
             ms(phases[0]),

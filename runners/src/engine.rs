@@ -33,6 +33,15 @@ pub fn engine_with_ticker() -> Engine {
     engine
 }
 
+/// How long past its time limit a run may take before the watchdog gives up on it (its
+/// thread blocked in a host call that no interruption reaches): long enough for the epoch
+/// or fuel check to stop a guest that is running (a tick is 10 ms), at most a second, and
+/// never longer than the limit itself, so that a short budget (a fuzzed program's) keeps
+/// a blocked run short too.
+pub fn watchdog_grace(limit: Duration) -> Duration {
+    limit.min(Duration::from_secs(1))
+}
+
 /// Epoch ticks for a time limit.
 pub fn deadline_ticks(timeout: Duration) -> u64 {
     (timeout.as_millis() / TICK.as_millis()).max(1) as u64

@@ -20,7 +20,6 @@
 //! `Crash`.
 
 use std::sync::mpsc;
-use std::time::Duration;
 
 use wasi_conform_case::outcome::Ending;
 use wasi_conform_case::preload::Preload;
@@ -30,7 +29,7 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
-use crate::engine::{classify, deadline_ticks, engine_with_ticker, ModuleCache};
+use crate::engine::{classify, deadline_ticks, engine_with_ticker, watchdog_grace, ModuleCache};
 use crate::{Availability, Execution, Runtime, Sandbox};
 
 /// Capacity of the in-memory stdout/stderr pipes (writing past it traps the guest).
@@ -124,6 +123,11 @@ impl Wasmtime {
         let stdout = MemoryOutputPipe::new(PIPE_CAPACITY);
         let stderr = MemoryOutputPipe::new(PIPE_CAPACITY);
         let mut b = WasiCtxBuilder::new();
+        // File operations on the guest's own thread instead of a hand-off to tokio's
+        // blocking pool per call: the same system calls, without two thread switches each
+        // (on 2 busy cores that made a run ~2 ms instead of ~0.2 ms). Set first: preopens
+        // copy it.
+        b.allow_blocking_current_thread(true);
         b.args(&case.fixture.args);
         for kv in &case.fixture.env {
             let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
@@ -174,7 +178,7 @@ impl Wasmtime {
         if let Err(e) = worker {
             return Execution::crash(format!("spawn: {e}"));
         }
-        let (ending, memory) = match rx.recv_timeout(limits.timeout + Duration::from_secs(1)) {
+        let (ending, memory) = match rx.recv_timeout(limits.timeout + watchdog_grace(limits.timeout)) {
             Ok(r) => r,
             // The guest is blocked in a host call that epochs cannot interrupt.
             Err(_) => (Ending::Timeout, None),
