@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 use wasi_conform_differential::driver::{self, Budget, FuzzConfig, ProgramForm, Progress, Summary};
 use wasi_conform_differential::oracle::Oracle;
 use wasi_conform_differential::program::GenConfig;
+use wasi_conform_differential::shard::{self, Shard};
 use wasi_conform_differential::smith;
 use wasi_conform_differential::triage::Known;
 
@@ -72,6 +73,15 @@ pub struct FuzzArgs {
     /// Functions never generated (comma-separated; programs only).
     #[arg(long, value_delimiter = ',')]
     exclude: Vec<String>,
+    /// Run only shard K of N of the programs `--first`..`--first + --iterations` (a
+    /// contiguous range; N jobs with K = 1..N together run what one job would). Needs
+    /// `--iterations` (the whole run's count). Merge the shards' findings with `--merge`.
+    #[arg(long, requires = "iterations", conflicts_with = "time")]
+    shard: Option<Shard>,
+    /// Merge `findings.json` files (e.g. of the shards of one run) by signature into
+    /// `--out DIR/findings.json` (default `fuzz/findings.json`) instead of fuzzing.
+    #[arg(long, num_args = 1.., value_name = "FINDINGS.json")]
+    merge: Vec<PathBuf>,
     /// How programs reach the runtimes that can take them as data (programs only): `data`
     /// (one interpreter module compiled once, the program preloaded into its memory) or
     /// `compiled` (a module per program, compiled by every runtime: the form before).
@@ -101,6 +111,9 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
         Some(dir) => (dir.join("findings.json"), dir.join("scenarios")),
         None => (root.join("fuzz/findings.json"), root.join("fuzz/minimised")),
     };
+    if !args.merge.is_empty() {
+        return merge(&args.merge, &findings_path);
+    }
     let known_path = args.known.clone().unwrap_or_else(|| root.join("fuzz/known-divergences.toml"));
     let known = Known::load(&known_path).with_context(|| format!("loading {}", known_path.display()))?;
     let runtimes: Vec<String> = args.runtime.iter().filter(|r| *r != "reference").cloned().collect();
@@ -112,13 +125,18 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
     if oracle.runtimes().is_empty() && !reference_only {
         bail!("no runtime to compare with the reference is available");
     }
-    let budget = match (args.time, args.iterations) {
-        (Some(t), _) => Budget::Time(Duration::from_secs(t)),
-        (None, n) => Budget::Iterations(n.unwrap_or(500)),
+    let (first, budget) = match (args.time, args.iterations, args.shard) {
+        (Some(t), _, _) => (args.first, Budget::Time(Duration::from_secs(t))),
+        (None, n, None) => (args.first, Budget::Iterations(n.unwrap_or(500))),
+        (None, n, Some(shard)) => {
+            let (first, count) = shard.range(args.first, n.unwrap_or(500));
+            eprintln!("shard {shard}: programs {first}..{} of seed {}", first + count, args.seed);
+            (first, Budget::Iterations(count))
+        }
     };
     let cfg = FuzzConfig {
         seed: args.seed,
-        first: args.first,
+        first,
         budget,
         gen: GenConfig { max_steps: args.max_steps, exclude: args.exclude.clone(), ..GenConfig::default() },
         minimise_budget: args.minimise,
@@ -213,4 +231,22 @@ fn merged_findings(path: &Path, generator: Generator, summary: &Summary) -> Resu
     }));
     new["findings"] = findings.into();
     Ok(new)
+}
+
+/// `--merge`: findings files joined by signature (`shard::merge`) into `out`.
+fn merge(files: &[PathBuf], out: &Path) -> Result<ExitCode> {
+    let mut docs = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        let doc: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", f.display()))?;
+        docs.push((f.display().to_string(), doc));
+    }
+    let merged = shard::merge(&docs)?;
+    let n = merged["findings"].as_array().map(|a| a.len()).unwrap_or(0);
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(out, serde_json::to_string_pretty(&merged)? + "\n").with_context(|| format!("writing {}", out.display()))?;
+    println!("{n} distinct finding(s) from {} file(s) written to {}", files.len(), out.display());
+    Ok(ExitCode::SUCCESS)
 }

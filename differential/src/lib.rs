@@ -8,7 +8,8 @@
 //! [`normalise`], diff against the reference) → [`triage`] (signatures, the known list) →
 //! [`minimise`] → [`write`] (a YAML scenario for `suite/`); [`driver`] is the loop.
 //! [`as_data`] runs a program on the in-process runtimes without compiling it (one
-//! interpreter module, the program preloaded as data).
+//! interpreter module, the program preloaded as data); [`shard`] splits a seeded run over
+//! machines and merges their findings.
 
 pub mod alphabet;
 pub mod as_data;
@@ -18,6 +19,8 @@ pub mod minimise;
 pub mod normalise;
 pub mod oracle;
 pub mod program;
+pub mod reach;
+pub mod shard;
 pub mod smith;
 pub mod target;
 pub mod triage;

@@ -165,6 +165,15 @@ impl Oracle {
         Check { reference, observations, divergences }
     }
 
+    /// [`Oracle::reference`], with the program's data form when there is one.
+    pub fn reference_as(&self, case: &TestCase, data: Option<&DataCase>, plan: Option<Plan>) -> Observation {
+        let outcome = match data {
+            Some(d) => execute_preloaded(self.reference.as_ref(), &d.case, &d.preload),
+            None => execute(self.reference.as_ref(), case),
+        };
+        normalise::observe("reference", &outcome, plan.map(|p| (p.scenario, p.layout)))
+    }
+
     /// Runs a case on the reference alone.
     pub fn reference(&self, case: &TestCase, plan: Option<Plan>) -> Observation {
         normalise::observe("reference", &execute(self.reference.as_ref(), case), plan.map(|p| (p.scenario, p.layout)))
