@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 use wasi_conform_differential::driver::{self, Budget, FuzzConfig, ProgramForm, Progress, Summary};
 use wasi_conform_differential::oracle::Oracle;
 use wasi_conform_differential::program::GenConfig;
+use wasi_conform_differential::reach;
 use wasi_conform_differential::shard::{self, Shard};
 use wasi_conform_differential::smith;
 use wasi_conform_differential::triage::Known;
@@ -82,11 +83,28 @@ pub struct FuzzArgs {
     /// `--out DIR/findings.json` (default `fuzz/findings.json`) instead of fuzzing.
     #[arg(long, num_args = 1.., value_name = "FINDINGS.json")]
     merge: Vec<PathBuf>,
+    /// Program generation (programs only): `stateful` (descriptors by kind, names earlier
+    /// steps created, the call sequences of real programs, a richer fixture) or `flat` (each
+    /// argument drawn on its own: the generator before).
+    #[arg(long, value_enum, default_value_t = Generation::Stateful)]
+    generation: Generation,
+    /// Instead of fuzzing: how deep the programs of `--seed`/`--first`/`--iterations` reach
+    /// on the reference, for flat and for stateful generation side by side (the share of
+    /// programs with a successful call after step 3, each function's success rate).
+    #[arg(long, conflicts_with_all = ["merge", "shard", "time"])]
+    reach: bool,
     /// How programs reach the runtimes that can take them as data (programs only): `data`
     /// (one interpreter module compiled once, the program preloaded into its memory) or
     /// `compiled` (a module per program, compiled by every runtime: the form before).
     #[arg(long, value_enum, default_value_t = Form::Data)]
     programs_as: Form,
+}
+
+/// `--generation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Generation {
+    Stateful,
+    Flat,
 }
 
 /// `--programs-as`.
@@ -114,6 +132,9 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
     if !args.merge.is_empty() {
         return merge(&args.merge, &findings_path);
     }
+    if args.reach {
+        return reach(&args);
+    }
     let known_path = args.known.clone().unwrap_or_else(|| root.join("fuzz/known-divergences.toml"));
     let known = Known::load(&known_path).with_context(|| format!("loading {}", known_path.display()))?;
     let runtimes: Vec<String> = args.runtime.iter().filter(|r| *r != "reference").cloned().collect();
@@ -138,7 +159,7 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
         seed: args.seed,
         first,
         budget,
-        gen: GenConfig { max_steps: args.max_steps, exclude: args.exclude.clone(), ..GenConfig::default() },
+        gen: gen_config(&args, args.generation),
         minimise_budget: args.minimise,
         scenarios_dir: Some(scenarios_dir),
         repo_root: root.clone(),
@@ -248,5 +269,43 @@ fn merge(files: &[PathBuf], out: &Path) -> Result<ExitCode> {
     }
     std::fs::write(out, serde_json::to_string_pretty(&merged)? + "\n").with_context(|| format!("writing {}", out.display()))?;
     println!("{n} distinct finding(s) from {} file(s) written to {}", files.len(), out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn gen_config(args: &FuzzArgs, generation: Generation) -> GenConfig {
+    GenConfig {
+        max_steps: args.max_steps,
+        exclude: args.exclude.clone(),
+        stateful: generation == Generation::Stateful,
+        ..GenConfig::default()
+    }
+}
+
+/// `--reach`: flat and stateful generation measured on the same programs' indices.
+fn reach(args: &FuzzArgs) -> Result<ExitCode> {
+    let n = args.iterations.unwrap_or(500);
+    let oracle = Oracle::reference_only()?;
+    let flat = reach::measure(&oracle, args.seed, args.first, n, &gen_config(args, Generation::Flat));
+    let stateful = reach::measure(&oracle, args.seed, args.first, n, &gen_config(args, Generation::Stateful));
+    let pct = |a: u64, b: u64| if b == 0 { "-".to_owned() } else { format!("{:.1}%", 100.0 * a as f64 / b as f64) };
+    println!("seed {}, programs {}..{}, on the reference", args.seed, args.first, args.first + n);
+    println!();
+    println!("| | flat (before) | stateful (after) |");
+    println!("|---|---:|---:|");
+    println!("| programs with a successful call after step 3 | {} | {} |", pct(flat.past_step_3, flat.programs), pct(stateful.past_step_3, stateful.programs));
+    println!("| programs whose first 3 calls succeed | {} | {} |", pct(flat.first_3_succeed, flat.programs), pct(stateful.first_3_succeed, stateful.programs));
+    let (fc, fo) = flat.total();
+    let (sc, so) = stateful.total();
+    println!("| calls that succeed (all functions) | {} of {fc} | {} of {sc} |", pct(fo, fc), pct(so, sc));
+    println!();
+    println!("| function | flat: calls | flat: success | stateful: calls | stateful: success |");
+    println!("|---|---:|---:|---:|---:|");
+    for (i, f) in wasi_conform_abi::FUNCTIONS.iter().enumerate() {
+        let (a, b) = (flat.calls[i], stateful.calls[i]);
+        if a.0 + b.0 == 0 {
+            continue;
+        }
+        println!("| `{}` | {} | {} | {} | {} |", f.name, a.0, pct(a.1, a.0), b.0, pct(b.1, b.0));
+    }
     Ok(ExitCode::SUCCESS)
 }

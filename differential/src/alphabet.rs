@@ -116,3 +116,22 @@ pub const CIOVEC_DATA: &[&[u8]] = &[b"", b"x", b"hi\n", b"0123456789"];
 pub const STDIN: &[u8] = b"input\n";
 /// Clock timeouts for `poll_oneoff` (nanoseconds; all short).
 pub const POLL_TIMEOUTS: &[u64] = &[0, 1, 1000];
+
+/// Stateful generation's extra fixture entries (each included or not): a chain of symlinks
+/// to a file, a chain to a directory, a deep tree with a link that climbs inside the
+/// preopen, and a second hard link.
+pub const STATEFUL_FIXTURE: &[FixtureEntry] = &[
+    FixtureEntry { path: "chain1", node: || Node::Symlink("chain2".into()) },
+    FixtureEntry { path: "chain2", node: || Node::Symlink("d/f".into()) },
+    FixtureEntry { path: "chain-dir", node: || Node::Symlink("link-dir".into()) },
+    FixtureEntry { path: "deep/x/y/z/leaf", node: || Node::File(b"deep".to_vec()) },
+    FixtureEntry { path: "deep/x/up", node: || Node::Symlink("../../d".into()) },
+    FixtureEntry { path: "h2", node: || Node::Hardlink("d/f".into()) },
+];
+
+/// Stateful generation's extra path atoms: the entries above and paths through them.
+pub const STATEFUL_ATOMS: &[&str] =
+    &["chain1", "chain-dir", "chain-dir/f", "deep/x/y/z", "deep/x/y/z/leaf", "deep/x/up", "deep/x/up/f", "h2"];
+
+/// The buffer wasi-libc's `readdir` hands to `fd_readdir` (`DIRENT_DEFAULT_BUFFER_SIZE`).
+pub const LIBC_READDIR_BUFFER: u32 = 4096;
