@@ -221,6 +221,8 @@ pub fn finding_scenario(oracle: &Oracle, small: &Scenario, sig: &Signature) -> O
     let (_, ds) = signatures(&check.divergences).into_iter().find(|(g, _)| g == sig)?;
     let function = wasi_conform_abi::function(&sig.function).unwrap_or(small.function);
     let mut s = write::bless(small, &check.reference, &ds[0]);
+    // The fuzzer's short time limit is a fuzzing setting: a suite scenario has the default.
+    s.budget = None;
     s.function = function;
     s.id = format!("{}/{}", function.name, finding_name(sig));
     s.summary = format!(
