@@ -243,7 +243,8 @@ pub fn finding_name(sig: &Signature) -> String {
             t.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
         s.split('-').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("-")
     };
-    format!("fuzz-{}-vs-{}-{}", slug(&sig.expected), slug(&sig.observed), slug(&sig.runtimes.join("-")))
+    let short = |t: &str| slug(t).chars().take(48).collect::<String>().trim_end_matches('-').to_owned();
+    format!("fuzz-{}-vs-{}-{}", short(&sig.expected), short(&sig.observed), slug(&sig.runtimes.join("-")))
 }
 
 fn write_finding(oracle: &Oracle, small: &Scenario, sig: &Signature, dir: &Path, root: &Path) -> Option<String> {

@@ -206,7 +206,13 @@ pub fn diff(want: &Observation, got: &Observation, scenario: Option<&Scenario>) 
         ));
     }
     if let EndClass::Crash(m) = &got.end {
-        return Some(mk(Place::Ending, &last_fn, want.end.describe(), "crash".into(), m.clone()));
+        // A program's crash is one signature per crash site, whatever step it came after and
+        // however the reference ended (see `crash_site`); a run without a trace keeps the
+        // coarse `crash` that `triage::attribute_traceless` classifies.
+        return Some(match scenario {
+            Some(_) => mk(Place::Ending, "-", "no crash".into(), format!("crash ({})", crash_site(m)), m.clone()),
+            None => mk(Place::Ending, &last_fn, want.end.describe(), "crash".into(), m.clone()),
+        });
     }
     if let (Some(s), None) = (scenario, &got.trace_error) {
         for (k, (w, g)) in want.steps.iter().zip(&got.steps).enumerate() {
@@ -294,6 +300,19 @@ pub fn diff(want: &Observation, got: &Observation, scenario: Option<&Scenario>) 
         }
     }
     None
+}
+
+/// Where a runtime crashed, as a signature shows it: the runtime's message without what
+/// varies between two crashes at the same place — the errno a panic message ends with
+/// (`…too late to safely fail: Errno::noent` and `…: Errno::loop` are one site) and
+/// anything after the first line.
+pub fn crash_site(message: &str) -> String {
+    let line = message.lines().next().unwrap_or("");
+    let line = match line.find(": Errno::") {
+        Some(i) => &line[..i],
+        None => line,
+    };
+    line.chars().take(160).collect()
 }
 
 /// The function a program-level difference is attributed to: the last step the reference
