@@ -135,7 +135,8 @@ pub fn run(b: FuzzBench) -> Result<ExitCode> {
     }
     println!();
     for (set, target) in TARGETS {
-        let found = rows.iter().find(|r| r.form == "data" && (r.set == *set || (*set == "all" && r.set.starts_with("all ("))));
+        let found =
+            rows.iter().find(|r| r.form == "data" && (r.set == *set || (*set == "all" && r.set.starts_with("all ("))));
         match found {
             Some(r) => {
                 for (what, rate) in [("per CPU second (one core)", r.cpu_rate), ("per wall-clock second", r.rate)] {

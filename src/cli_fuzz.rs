@@ -267,7 +267,8 @@ fn merge(files: &[PathBuf], out: &Path) -> Result<ExitCode> {
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    std::fs::write(out, serde_json::to_string_pretty(&merged)? + "\n").with_context(|| format!("writing {}", out.display()))?;
+    std::fs::write(out, serde_json::to_string_pretty(&merged)? + "\n")
+        .with_context(|| format!("writing {}", out.display()))?;
     println!("{n} distinct finding(s) from {} file(s) written to {}", files.len(), out.display());
     Ok(ExitCode::SUCCESS)
 }
@@ -292,8 +293,16 @@ fn reach(args: &FuzzArgs) -> Result<ExitCode> {
     println!();
     println!("| | flat (before) | stateful (after) |");
     println!("|---|---:|---:|");
-    println!("| programs with a successful call after step 3 | {} | {} |", pct(flat.past_step_3, flat.programs), pct(stateful.past_step_3, stateful.programs));
-    println!("| programs whose first 3 calls succeed | {} | {} |", pct(flat.first_3_succeed, flat.programs), pct(stateful.first_3_succeed, stateful.programs));
+    println!(
+        "| programs with a successful call after step 3 | {} | {} |",
+        pct(flat.past_step_3, flat.programs),
+        pct(stateful.past_step_3, stateful.programs)
+    );
+    println!(
+        "| programs whose first 3 calls succeed | {} | {} |",
+        pct(flat.first_3_succeed, flat.programs),
+        pct(stateful.first_3_succeed, stateful.programs)
+    );
     let (fc, fo) = flat.total();
     let (sc, so) = stateful.total();
     println!("| calls that succeed (all functions) | {} of {fc} | {} of {sc} |", pct(fo, fc), pct(so, sc));

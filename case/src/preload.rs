@@ -24,7 +24,11 @@ pub struct PreloadError {
 
 impl std::fmt::Display for PreloadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "preload segment of {} bytes at {} does not fit in {} bytes of memory", self.len, self.at, self.memory_len)
+        write!(
+            f,
+            "preload segment of {} bytes at {} does not fit in {} bytes of memory",
+            self.len, self.at, self.memory_len
+        )
     }
 }
 

@@ -20,7 +20,8 @@ fn main() {
     let c = compile::compile(&p).expect("compiles");
     let d = as_data::prepare(&c).expect("data form");
     let plan = Some((&p, &c.layout));
-    let reference = normalise::observe("reference", &execute(registry::builtin("reference").unwrap().as_ref(), &c.case), plan);
+    let reference =
+        normalise::observe("reference", &execute(registry::builtin("reference").unwrap().as_ref(), &c.case), plan);
     for _ in 0..times {
         let compiled = execute(rt.as_ref(), &c.case);
         let data = match d.case_for(rt.missing_imports()) {
@@ -29,7 +30,8 @@ fn main() {
         };
         for (form, o) in [("compiled", &compiled), ("data", &data)] {
             let obs = normalise::observe(runtime, o, plan);
-            let vs = diff(&reference, &obs, Some(&p)).map(|d| format!("{}: {} vs {}", d.place.name(), d.expected, d.observed));
+            let vs = diff(&reference, &obs, Some(&p))
+                .map(|d| format!("{}: {} vs {}", d.place.name(), d.expected, d.observed));
             println!("{form:<9} {}  vs reference: {}", o.ending, vs.unwrap_or_else(|| "same".into()));
         }
     }

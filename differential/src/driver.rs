@@ -106,8 +106,7 @@ pub fn run(oracle: &Oracle, known: &Known, cfg: &FuzzConfig, mut progress: impl 
             ProgramForm::Compiled => None,
         };
         tally.summary.as_data += u64::from(data.is_some());
-        let check =
-            oracle.check_as(&c.case, data.as_ref(), Some(Plan { scenario: &program, layout: &c.layout }), None);
+        let check = oracle.check_as(&c.case, data.as_ref(), Some(Plan { scenario: &program, layout: &c.layout }), None);
         if check.reference.trace_error.is_some() || matches!(check.reference.end, crate::normalise::EndClass::Crash(_))
         {
             tally.summary.reference_failures += 1;

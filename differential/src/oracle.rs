@@ -140,7 +140,13 @@ impl Oracle {
 
     /// [`Oracle::check`], with the program's data form ([`crate::as_data`]) for every
     /// runtime that takes a preload (the reference among them); the others run `case`.
-    pub fn check_as(&self, case: &TestCase, data: Option<&DataCase>, plan: Option<Plan>, only: Option<&[String]>) -> Check {
+    pub fn check_as(
+        &self,
+        case: &TestCase,
+        data: Option<&DataCase>,
+        plan: Option<Plan>,
+        only: Option<&[String]>,
+    ) -> Check {
         let as_plan = plan.map(|p| (p.scenario, p.layout));
         let execute = |rt: &dyn Runtime| match data.filter(|_| rt.takes_preload()) {
             Some(d) => match d.case_for(rt.missing_imports()) {

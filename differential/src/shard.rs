@@ -78,9 +78,11 @@ fn first_index(f: &serde_json::Value) -> u64 {
 pub fn merge(files: &[(String, serde_json::Value)]) -> Result<serde_json::Value, MergeError> {
     let mut merged: BTreeMap<(String, String), serde_json::Value> = BTreeMap::new();
     for (name, doc) in files {
-        let findings = doc.get("findings").and_then(|f| f.as_array()).ok_or_else(|| MergeError::NotFindings(name.clone()))?;
+        let findings =
+            doc.get("findings").and_then(|f| f.as_array()).ok_or_else(|| MergeError::NotFindings(name.clone()))?;
         for f in findings {
-            let sig = f.get("signature").and_then(|s| s.as_str()).ok_or_else(|| MergeError::NoSignature(name.clone()))?;
+            let sig =
+                f.get("signature").and_then(|s| s.as_str()).ok_or_else(|| MergeError::NoSignature(name.clone()))?;
             let generator = f.get("generator").and_then(|g| g.as_str()).unwrap_or("programs").to_owned();
             let count = f.get("count").and_then(|c| c.as_u64()).unwrap_or(0);
             match merged.get_mut(&(generator.clone(), sig.to_owned())) {

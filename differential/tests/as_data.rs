@@ -52,7 +52,12 @@ fn both_forms_agree_on(runtime: &str) {
         // crashes are the same ending.
         let both_crashed = matches!((&a.end, &b.end), (EndClass::Crash(_), EndClass::Crash(_)));
         if let Some(d) = diff(&a, &b, Some(&p)).filter(|_| !both_crashed) {
-            panic!("{} on {runtime}: the data form differs from the compiled form at {}: {}", p.id, d.place.name(), d.detail);
+            panic!(
+                "{} on {runtime}: the data form differs from the compiled form at {}: {}",
+                p.id,
+                d.place.name(),
+                d.detail
+            );
         }
         if runtime == "reference" {
             assert_eq!(compiled.memory, data.memory, "{}: guest memory differs", p.id);

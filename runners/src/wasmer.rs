@@ -247,8 +247,15 @@ impl Wasmer {
                             // Bounds first, so that nothing is written when a segment does not fit.
                             let size = view.data_size();
                             match p.segments.iter().find(|(at, b)| *at as u64 + b.len() as u64 > size) {
-                                Some((at, b)) => Err(format!("preload segment of {} bytes at {at} does not fit in {size} bytes of memory", b.len())),
-                                None => p.segments.iter().try_for_each(|(at, b)| view.write(*at as u64, b)).map_err(|e| e.to_string()),
+                                Some((at, b)) => Err(format!(
+                                    "preload segment of {} bytes at {at} does not fit in {size} bytes of memory",
+                                    b.len()
+                                )),
+                                None => p
+                                    .segments
+                                    .iter()
+                                    .try_for_each(|(at, b)| view.write(*at as u64, b))
+                                    .map_err(|e| e.to_string()),
                             }
                         }
                         Err(e) => Err(format!("preload: {e}")),

@@ -243,12 +243,13 @@ impl Wasmi {
         if let Err(e) = worker {
             return Execution::crash(format!("spawn: {e}"));
         }
-        let (ending, memory, grace) = match rx.recv_timeout(limits.timeout + crate::engine::watchdog_grace(limits.timeout)) {
-            Ok((ending, memory)) => (ending, memory, DRAIN_GRACE),
-            // The guest is blocked in a host call that fuel cannot interrupt; its store keeps
-            // the write ends open, so take what the drain threads have read so far.
-            Err(_) => (Ending::Timeout, None, Duration::ZERO),
-        };
+        let (ending, memory, grace) =
+            match rx.recv_timeout(limits.timeout + crate::engine::watchdog_grace(limits.timeout)) {
+                Ok((ending, memory)) => (ending, memory, DRAIN_GRACE),
+                // The guest is blocked in a host call that fuel cannot interrupt; its store keeps
+                // the write ends open, so take what the drain threads have read so far.
+                Err(_) => (Ending::Timeout, None, Duration::ZERO),
+            };
         Execution { ending, stdout: stdout.collect(grace), stderr: stderr.collect(grace), memory, own_sandbox: None }
     }
 }

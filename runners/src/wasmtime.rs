@@ -154,10 +154,13 @@ impl Wasmtime {
             store.limiter(|h| &mut h.limits);
             store.set_epoch_deadline(ticks);
             store.epoch_deadline_trap();
-            let instance = pre.instantiate(&mut store).map_err(|e| format!("instantiate: {e:?}")).and_then(|i| {
+            let instance =
+                pre.instantiate(&mut store).map_err(|e| format!("instantiate: {e:?}")).and_then(|i| {
                     match (&preload, i.get_memory(&mut store, "memory")) {
                         (None, _) => Ok(i),
-                        (Some(p), Some(m)) => p.write_into(m.data_mut(&mut store)).map(|_| i).map_err(|e| e.to_string()),
+                        (Some(p), Some(m)) => {
+                            p.write_into(m.data_mut(&mut store)).map(|_| i).map_err(|e| e.to_string())
+                        }
                         (Some(_), None) => Err("preload: the module exports no memory".to_owned()),
                     }
                 });

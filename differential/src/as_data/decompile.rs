@@ -20,7 +20,10 @@ use wasmparser::{DataKind, ExternalKind, Operator, Parser, Payload, TypeRef};
 pub enum Operand {
     Const(u64),
     /// `width` bytes at `addr`, zero-extended, read when the command runs.
-    Load { addr: u32, width: u32 },
+    Load {
+        addr: u32,
+        width: u32,
+    },
 }
 
 /// One thing the step code does.
@@ -207,7 +210,10 @@ pub fn decompile(bytes: &[u8]) -> Result<Decompiled, Unsupported> {
         }
     }
     // Every errno the compiled code stores is stored by the interpreter, and no other.
-    if out.steps.iter().any(|s| matches!(s, Step::Call { function, errno_at: None, .. } if function.returns == Returns::Errno))
+    if out
+        .steps
+        .iter()
+        .any(|s| matches!(s, Step::Call { function, errno_at: None, .. } if function.returns == Returns::Errno))
     {
         return Err(Unsupported::Operator("a call whose errno is not stored".into()));
     }

@@ -181,9 +181,7 @@ fn body(locals: Vec<(u32, ValType)>, ins: &[I]) -> Body {
 /// `$operand(ptr) -> i64`: a constant, or a zero-extended load of `width` bytes.
 fn operand_body() -> Body {
     let (ptr, addr, width) = (0, 1, 2);
-    let load = |op: I<'static>| {
-        [I::LocalGet(addr), op, I::Return, I::End]
-    };
+    let load = |op: I<'static>| [I::LocalGet(addr), op, I::Return, I::End];
     let mut ins = vec![
         I::LocalGet(ptr),
         I::I32Load(mem(0, 2)),
@@ -328,7 +326,8 @@ fn match_body() -> Body {
 fn start_body((prestat_get, prestat_name): (u32, u32), operand_fn: u32, call_fn: u32, match_fn: u32) -> Body {
     // locals: fd, count, entry, len, k, slot, cmd, scan_at, scratch_at, slots_at, npre
     let (fd, count, entry, len, k, slot, cmd, scan_at, scratch_at, slots_at, npre) = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10);
-    let header = |at: u32, local: u32| [I::I32Const(CMD_BASE as i32), I::I32Load(mem(at as u64, 2)), I::LocalSet(local)];
+    let header =
+        |at: u32, local: u32| [I::I32Const(CMD_BASE as i32), I::I32Load(mem(at as u64, 2)), I::LocalSet(local)];
     let mut ins: Vec<I> = Vec::new();
     ins.extend(header(0, npre));
     ins.extend(header(4, scan_at));

@@ -78,8 +78,18 @@ fn role(f: &Function) -> Role {
         return Role::Dir;
     }
     match f.name {
-        "fd_read" | "fd_write" | "fd_pread" | "fd_pwrite" | "fd_seek" | "fd_tell" | "fd_filestat_get"
-        | "fd_filestat_set_size" | "fd_filestat_set_times" | "fd_allocate" | "fd_advise" | "fd_sync"
+        "fd_read"
+        | "fd_write"
+        | "fd_pread"
+        | "fd_pwrite"
+        | "fd_seek"
+        | "fd_tell"
+        | "fd_filestat_get"
+        | "fd_filestat_set_size"
+        | "fd_filestat_set_times"
+        | "fd_allocate"
+        | "fd_advise"
+        | "fd_sync"
         | "fd_datasync" => Role::File,
         _ => Role::Other,
     }
@@ -89,7 +99,10 @@ fn role(f: &Function) -> Role {
 fn creates(f: &Function, param: &str) -> bool {
     matches!(
         (f.name, param),
-        ("path_create_directory", "path") | ("path_symlink", "new_path") | ("path_link", "new_path") | ("path_rename", "new_path")
+        ("path_create_directory", "path")
+            | ("path_symlink", "new_path")
+            | ("path_link", "new_path")
+            | ("path_rename", "new_path")
     )
 }
 
@@ -144,7 +157,13 @@ pub(super) fn classify_fd(g: &mut Gen, step: &Step, fd: Scalar) {
 }
 
 /// A stateful choice for one argument, or `None` to draw it as stateless generation does.
-pub(super) fn arg(g: &mut Gen, f: &Function, name: &str, ty: ParamType, _fd_use: FdUse) -> arbitrary::Result<Option<Arg>> {
+pub(super) fn arg(
+    g: &mut Gen,
+    f: &Function,
+    name: &str,
+    ty: ParamType,
+    _fd_use: FdUse,
+) -> arbitrary::Result<Option<Arg>> {
     Ok(match ty {
         ParamType::Fd => {
             let pool = match role(f) {
@@ -273,7 +292,10 @@ impl Gen<'_, '_, '_> {
                 let path = if self.u.ratio(3, 4)? { b".".to_vec() } else { self.name()? };
                 if let Some(d) = self.libc_open(dir, path, true)? {
                     let n = alphabet::LIBC_READDIR_BUFFER;
-                    self.call("fd_readdir", vec![("fd", Arg::Scalar(d)), ("buf", Arg::Buffer { size: n, len: n }), ("cookie", v(0))])?;
+                    self.call(
+                        "fd_readdir",
+                        vec![("fd", Arg::Scalar(d)), ("buf", Arg::Buffer { size: n, len: n }), ("cookie", v(0))],
+                    )?;
                 }
             }
             // the startup prestat scan
@@ -299,13 +321,21 @@ impl Gen<'_, '_, '_> {
                     ],
                 )?;
                 if let Some(f) = f {
-                    self.call("fd_write", vec![("fd", Arg::Scalar(f.clone())), ("iovs", Arg::Ciovecs(vec![b"0123456789".to_vec()]))])?;
+                    self.call(
+                        "fd_write",
+                        vec![("fd", Arg::Scalar(f.clone())), ("iovs", Arg::Ciovecs(vec![b"0123456789".to_vec()]))],
+                    )?;
                     self.call("fd_close", vec![("fd", Arg::Scalar(f))])?;
                 }
                 let to = self.name()?;
                 self.call(
                     "path_rename",
-                    vec![("fd", Arg::Scalar(dir.clone())), ("old_path", s(b"new")), ("new_fd", Arg::Scalar(dir)), ("new_path", s(&to))],
+                    vec![
+                        ("fd", Arg::Scalar(dir.clone())),
+                        ("old_path", s(b"new")),
+                        ("new_fd", Arg::Scalar(dir)),
+                        ("new_path", s(&to)),
+                    ],
                 )?;
             }
             // mkdir, then open it and stat through it
@@ -327,7 +357,11 @@ impl Gen<'_, '_, '_> {
                 self.call("path_readlink", vec![("fd", Arg::Scalar(dir.clone())), ("path", s(b"new"))])?;
                 self.call(
                     "path_filestat_get",
-                    vec![("fd", Arg::Scalar(dir)), ("flags", v(lookupflags::SYMLINK_FOLLOW as u64)), ("path", s(b"new"))],
+                    vec![
+                        ("fd", Arg::Scalar(dir)),
+                        ("flags", v(lookupflags::SYMLINK_FOLLOW as u64)),
+                        ("path", s(b"new")),
+                    ],
                 )?;
             }
         }

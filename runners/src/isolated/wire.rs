@@ -62,7 +62,10 @@ impl Request {
     pub fn into_case(self) -> Result<(TestCase, Vec<(String, PathBuf)>, Option<Preload>), base64::DecodeError> {
         let preload = match &self.preload {
             Some(segments) => Some(Preload {
-                segments: segments.iter().map(|(at, b)| Ok((*at, unb64(b)?))).collect::<Result<_, base64::DecodeError>>()?,
+                segments: segments
+                    .iter()
+                    .map(|(at, b)| Ok((*at, unb64(b)?)))
+                    .collect::<Result<_, base64::DecodeError>>()?,
             }),
             None => None,
         };
