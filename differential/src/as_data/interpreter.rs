@@ -82,10 +82,13 @@ pub fn module() -> Arc<Vec<u8>> {
     module_without(&[])
 }
 
+/// Interpreter variants built so far, by the functions they leave out.
+type Built = HashMap<Vec<&'static str>, Arc<Vec<u8>>>;
+
 /// The interpreter importing every function but `missing` (built once per list); a
 /// command calling one of those reaches `unreachable`.
 pub fn module_without(missing: &[&'static str]) -> Arc<Vec<u8>> {
-    static BUILT: OnceLock<Mutex<HashMap<Vec<&'static str>, Arc<Vec<u8>>>>> = OnceLock::new();
+    static BUILT: OnceLock<Mutex<Built>> = OnceLock::new();
     let mut built = BUILT.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
     built.entry(missing.to_vec()).or_insert_with(|| Arc::new(build(missing))).clone()
 }
