@@ -10,8 +10,10 @@
 //! layout) steps are compared one by one; without one (`capture_len` 0, e.g. a wasm-smith
 //! module) the ending, stdout/stderr, the final tree and the canaries are.
 
+use std::sync::Mutex;
 use wasi_conform_runners::registry::{self, RegistryError, REFERENCE};
-use wasi_conform_runners::{execute, execute_preloaded, Availability, Runtime};
+
+use wasi_conform_runners::{execute, execute_reusing, Availability, Runtime, Spare};
 use wasi_conform_suite::compile::Layout;
 use wasi_conform_suite::describe::{self, show_bytes, tree_diff};
 use wasi_conform_suite::outcome::Canaries;
@@ -81,6 +83,10 @@ pub enum OracleError {
 pub struct Oracle {
     reference: Box<dyn Runtime>,
     others: Vec<Box<dyn Runtime>>,
+    /// Per runtime (the reference first), the sandbox kept from its last run
+    /// ([`execute_reusing`]): a fuzzing loop resets one sandbox per runtime instead of making
+    /// and removing one per run.
+    spares: Vec<Mutex<Spare>>,
     /// Selected runtimes that are not available here, with why.
     pub unavailable: Vec<(String, String)>,
 }
@@ -112,7 +118,8 @@ impl Oracle {
             }
         }
         let reference = reference.unwrap_or_else(reference_runtime);
-        Ok(Oracle { reference, others, unavailable })
+        let spares = (0..=others.len()).map(|_| Mutex::default()).collect();
+        Ok(Oracle { reference, others, spares, unavailable })
     }
 
     /// The reference alone, judging nobody: a throughput baseline for the generator, the
@@ -120,7 +127,7 @@ impl Oracle {
     pub fn reference_only() -> Result<Oracle, OracleError> {
         // Chosen like any other runtime, so that a refused `runtimes.toml` is an error here too.
         let reference = registry::select(&[REFERENCE.to_owned()])?.pop().unwrap_or_else(reference_runtime);
-        Ok(Oracle { reference, others: Vec::new(), unavailable: Vec::new() })
+        Ok(Oracle { reference, others: Vec::new(), spares: vec![Mutex::default()], unavailable: Vec::new() })
     }
 
     /// Names of the judged runtimes that take a preload, i.e. run programs as data.
@@ -148,21 +155,24 @@ impl Oracle {
         only: Option<&[String]>,
     ) -> Check {
         let as_plan = plan.map(|p| (p.scenario, p.layout));
-        let execute = |rt: &dyn Runtime| match data.filter(|_| rt.takes_preload()) {
-            Some(d) => match d.case_for(rt.missing_imports()) {
-                Some(c) => execute_preloaded(rt, &c, &d.preload),
-                None => execute(rt, case),
-            },
-            None => execute(rt, case),
+        let execute = |k: usize, rt: &dyn Runtime| {
+            let mut spare = self.spares[k].lock().unwrap_or_else(|p| p.into_inner());
+            match data.filter(|_| rt.takes_preload()) {
+                Some(d) => match d.case_for(rt.missing_imports()) {
+                    Some(c) => execute_reusing(rt, &c, Some(&d.preload), &mut spare),
+                    None => execute_reusing(rt, case, None, &mut spare),
+                },
+                None => execute_reusing(rt, case, None, &mut spare),
+            }
         };
-        let reference = normalise::observe("reference", &execute(self.reference.as_ref()), as_plan);
+        let reference = normalise::observe("reference", &execute(0, self.reference.as_ref()), as_plan);
         let mut observations = Vec::new();
         let mut divergences = Vec::new();
-        for rt in &self.others {
+        for (k, rt) in self.others.iter().enumerate() {
             if only.is_some_and(|o| !o.iter().any(|n| n == rt.name())) {
                 continue;
             }
-            let obs = normalise::observe(rt.name(), &execute(rt.as_ref()), as_plan);
+            let obs = normalise::observe(rt.name(), &execute(k + 1, rt.as_ref()), as_plan);
             if let Some(d) = diff(&reference, &obs, plan.map(|p| p.scenario)) {
                 divergences.push(d);
             }
@@ -173,9 +183,10 @@ impl Oracle {
 
     /// [`Oracle::reference`], with the program's data form when there is one.
     pub fn reference_as(&self, case: &TestCase, data: Option<&DataCase>, plan: Option<Plan>) -> Observation {
+        let mut spare = self.spares[0].lock().unwrap_or_else(|p| p.into_inner());
         let outcome = match data {
-            Some(d) => execute_preloaded(self.reference.as_ref(), &d.case, &d.preload),
-            None => execute(self.reference.as_ref(), case),
+            Some(d) => execute_reusing(self.reference.as_ref(), &d.case, Some(&d.preload), &mut spare),
+            None => execute_reusing(self.reference.as_ref(), case, None, &mut spare),
         };
         normalise::observe("reference", &outcome, plan.map(|p| (p.scenario, p.layout)))
     }

@@ -149,11 +149,61 @@ pub fn execute_preloaded(runtime: &dyn Runtime, case: &TestCase, preload: &Prelo
     execute_with(runtime, case, Some(preload))
 }
 
+/// A sandbox kept between one runtime's runs, reset rather than made anew
+/// ([`execute_reusing`]).
+#[derive(Default)]
+pub struct Spare {
+    kept: Option<Sandbox>,
+    reused: u64,
+}
+
+impl Spare {
+    /// How many runs so far used a kept sandbox rather than a fresh one.
+    pub fn reused(&self) -> u64 {
+        self.reused
+    }
+}
+
+/// [`execute`] (or [`execute_preloaded`]) in a sandbox kept from this runtime's previous run
+/// when that is the same as a fresh one: the previous run ended (an exit or a trap, so no
+/// guest thread of it can still be running), left everything outside the preopens as it was
+/// (the canaries, checked on the host sandbox even for runtimes that report their own), and
+/// its sandbox has the same preopens; the preopens are then emptied and the fixture laid out
+/// again ([`Sandbox::reset`]). Otherwise a fresh sandbox. For loops that run many small
+/// cases on one runtime (the differential fuzzer); the suite makes a fresh one per run.
+pub fn execute_reusing(
+    runtime: &dyn Runtime,
+    case: &TestCase,
+    preload: Option<&Preload>,
+    spare: &mut Spare,
+) -> Outcome {
+    let kept = spare.kept.take().filter(|s| s.fits(&case.fixture) && s.reset(&case.fixture).is_ok());
+    spare.reused += u64::from(kept.is_some());
+    let (outcome, sandbox) = execute_in(runtime, case, preload, kept);
+    let reusable = matches!(outcome.ending, Ending::Exit(_) | Ending::Trap(_))
+        && outcome.canaries == Canaries::Intact
+        && sandbox.as_ref().is_some_and(|s| s.check_canaries() == Canaries::Intact);
+    if reusable {
+        spare.kept = sandbox;
+    }
+    outcome
+}
+
 fn execute_with(runtime: &dyn Runtime, case: &TestCase, preload: Option<&Preload>) -> Outcome {
+    execute_in(runtime, case, preload, None).0
+}
+
+/// Runs a case in `sandbox` (a fresh one when `None`) and returns the sandbox too.
+fn execute_in(
+    runtime: &dyn Runtime,
+    case: &TestCase,
+    preload: Option<&Preload>,
+    sandbox: Option<Sandbox>,
+) -> (Outcome, Option<Sandbox>) {
     let started = Instant::now();
-    let sandbox = match Sandbox::create(&case.fixture) {
+    let sandbox = match sandbox.map(Ok).unwrap_or_else(|| Sandbox::create(&case.fixture)) {
         Ok(s) => s,
-        Err(e) => return crashed(format!("cannot prepare the sandbox: {e}"), started),
+        Err(e) => return (crashed(format!("cannot prepare the sandbox: {e}"), started), None),
     };
     let run = || match preload {
         Some(p) => runtime.run_preloaded(case, p, &sandbox),
@@ -167,7 +217,7 @@ fn execute_with(runtime: &dyn Runtime, case: &TestCase, preload: Option<&Preload
         Some(own) => (own.trees, own.canaries),
         None => (sandbox.final_trees(), sandbox.check_canaries()),
     };
-    Outcome {
+    let outcome = Outcome {
         ending: exec.ending,
         exit_width: runtime.exit_width(),
         stdout: exec.stdout,
@@ -176,7 +226,8 @@ fn execute_with(runtime: &dyn Runtime, case: &TestCase, preload: Option<&Preload
         trees,
         canaries,
         elapsed: started.elapsed(),
-    }
+    };
+    (outcome, Some(sandbox))
 }
 
 fn crashed(msg: String, started: Instant) -> Outcome {
