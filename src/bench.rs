@@ -39,9 +39,13 @@ pub struct BenchArgs {
     /// With `--fuzz`: the seed.
     #[arg(long, default_value_t = 3)]
     seed: u64,
-    /// With `--fuzz`: seconds per runtime set and form.
-    #[arg(long, default_value_t = 10)]
-    seconds: u64,
+    /// With `--fuzz`: programs per runtime set and form (the same programs for every set and
+    /// form, so that a faster form does not meet more of the rare hangs).
+    #[arg(long, default_value_t = 300, conflicts_with = "seconds")]
+    programs: u64,
+    /// With `--fuzz`: seconds per runtime set and form instead of a program count.
+    #[arg(long)]
+    seconds: Option<u64>,
     /// With `--fuzz`: runtime sets, `;`-separated, each a comma-separated list (or
     /// `reference`, or `all`); default: reference;wasmtime;wasmi;wasmer;wasmtime,wasmi,wasmer;all.
     #[arg(long, value_delimiter = ';')]
@@ -63,7 +67,10 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         };
         return crate::bench_fuzz::run(crate::bench_fuzz::FuzzBench {
             seed: args.seed,
-            seconds: args.seconds,
+            budget: match args.seconds {
+                Some(s) => wasi_conform_differential::driver::Budget::Time(std::time::Duration::from_secs(s)),
+                None => wasi_conform_differential::driver::Budget::Iterations(args.programs),
+            },
             sets,
             compiled: !args.data_only,
         });

@@ -18,7 +18,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use wasi_conform_differential::driver::{self, Budget, FuzzConfig, ProgramForm};
@@ -37,8 +36,8 @@ const TARGETS: &[(&str, f64)] = &[("wasmtime,wasmi,wasmer", 300.0), ("all", 50.0
 /// What `bench --fuzz` measures.
 pub struct FuzzBench {
     pub seed: u64,
-    /// Time per (set, form).
-    pub seconds: u64,
+    /// Programs (or time) per (set, form).
+    pub budget: Budget,
     pub sets: Vec<String>,
     /// Also measure the compiled form (the rate before programs as data).
     pub compiled: bool,
@@ -67,10 +66,11 @@ pub fn run(b: FuzzBench) -> Result<ExitCode> {
     if !sets.iter().any(|s| s == "reference") {
         sets.insert(0, "reference".to_owned());
     }
-    println!(
-        "seed {}, {} s per set and form, one core (runtimes one after another), minimisation off",
-        b.seed, b.seconds
-    );
+    let per = match b.budget {
+        Budget::Iterations(n) => format!("programs 0..{n}"),
+        Budget::Time(t) => format!("{} s", t.as_secs()),
+    };
+    println!("seed {}, {per} per set and form, one core (runtimes one after another), minimisation off", b.seed);
     let mut rows = Vec::new();
     for set in &sets {
         let oracle = match set.as_str() {
@@ -86,7 +86,7 @@ pub fn run(b: FuzzBench) -> Result<ExitCode> {
             let cfg = FuzzConfig {
                 seed: b.seed,
                 first: 0,
-                budget: Budget::Time(Duration::from_secs(b.seconds)),
+                budget: b.budget,
                 gen: GenConfig::default(),
                 minimise_budget: 0,
                 scenarios_dir: None,
