@@ -56,7 +56,11 @@ pub fn page(r: &Report, s: &ScenarioInfo) -> String {
         if let Some(c) = &f.cause {
             out += &format!("Root cause (`{c}`): ");
         }
-        out += &format!("{}\n\n", f.message.trim());
+        let (first, rest) = f.message.trim().split_once('\n').unwrap_or((f.message.trim(), ""));
+        out += &format!("{first}\n\n");
+        if !rest.is_empty() {
+            out += &format!("```\n{rest}\n```\n\n");
+        }
         if let Some(e) = &f.ending {
             out += &format!("Ending: {e}. ");
         }
