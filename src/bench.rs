@@ -2,7 +2,8 @@
 //! suite (compile once, then run every scenario `--rounds` times); with `--run`, the whole
 //! `wasi-conform run` timed phase by phase (compiling the suite, then each runtime with its
 //! probes, worker start-up and parallel runs), repeated `--repeat` times and compared
-//! result by result, so that a flaky verdict shows.
+//! result by result, so that a flaky verdict shows; with `--fuzz`, generated programs per
+//! second through runtime sets (`bench_fuzz.rs`).
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -31,11 +32,48 @@ pub struct BenchArgs {
     /// With `--run`: parallel runs (default: number of CPUs).
     #[arg(long)]
     jobs: Option<usize>,
+    /// Generated programs per second through runtime sets (the fuzzer's loop), with
+    /// programs as data and compiled, as ratios to the reference alone in the same run.
+    #[arg(long, conflicts_with = "run")]
+    fuzz: bool,
+    /// With `--fuzz`: the seed.
+    #[arg(long, default_value_t = 3)]
+    seed: u64,
+    /// With `--fuzz`: programs per runtime set and form (the same programs for every set and
+    /// form, so that a faster form does not meet more of the rare hangs).
+    #[arg(long, default_value_t = 300, conflicts_with = "seconds")]
+    programs: u64,
+    /// With `--fuzz`: seconds per runtime set and form instead of a program count.
+    #[arg(long)]
+    seconds: Option<u64>,
+    /// With `--fuzz`: runtime sets, `;`-separated, each a comma-separated list (or
+    /// `reference`, or `all`); default: reference;wasmtime;wasmi;wasmer;wasmtime,wasmi,wasmer;all.
+    #[arg(long, value_delimiter = ';')]
+    sets: Vec<String>,
+    /// With `--fuzz`: measure the data form only (not the compiled form too).
+    #[arg(long)]
+    data_only: bool,
 }
 
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
     if args.run {
         return crate::bench_run::run(&args.runtime, args.repeat.max(1), args.jobs);
+    }
+    if args.fuzz {
+        let sets = if args.sets.is_empty() {
+            crate::bench_fuzz::DEFAULT_SETS.iter().map(|s| s.to_string()).collect()
+        } else {
+            args.sets
+        };
+        return crate::bench_fuzz::run(crate::bench_fuzz::FuzzBench {
+            seed: args.seed,
+            budget: match args.seconds {
+                Some(s) => wasi_conform_differential::driver::Budget::Time(std::time::Duration::from_secs(s)),
+                None => wasi_conform_differential::driver::Budget::Iterations(args.programs),
+            },
+            sets,
+            compiled: !args.data_only,
+        });
     }
     let scenarios = discover::load_builtin().map_err(|e| anyhow::anyhow!(e.join("\n")))?;
     let prepared: Vec<Prepared> = scenarios.into_iter().map(Prepared::new).collect();

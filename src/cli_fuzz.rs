@@ -10,9 +10,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use wasi_conform_differential::driver::{self, Budget, FuzzConfig, Progress, Summary};
+use wasi_conform_differential::driver::{self, Budget, FuzzConfig, ProgramForm, Progress, Summary};
 use wasi_conform_differential::oracle::Oracle;
 use wasi_conform_differential::program::GenConfig;
+use wasi_conform_differential::reach;
+use wasi_conform_differential::shard::{self, Shard};
 use wasi_conform_differential::smith;
 use wasi_conform_differential::triage::Known;
 
@@ -72,6 +74,53 @@ pub struct FuzzArgs {
     /// Functions never generated (comma-separated; programs only).
     #[arg(long, value_delimiter = ',')]
     exclude: Vec<String>,
+    /// Run only shard K of N of the programs `--first`..`--first + --iterations` (a
+    /// contiguous range; N jobs with K = 1..N together run what one job would). Needs
+    /// `--iterations` (the whole run's count). Merge the shards' findings with `--merge`.
+    #[arg(long, requires = "iterations", conflicts_with = "time")]
+    shard: Option<Shard>,
+    /// Merge `findings.json` files (e.g. of the shards of one run) by signature into
+    /// `--out DIR/findings.json` (default `fuzz/findings.json`) instead of fuzzing.
+    #[arg(long, num_args = 1.., value_name = "FINDINGS.json")]
+    merge: Vec<PathBuf>,
+    /// Program generation (programs only): `stateful` (descriptors by kind, names earlier
+    /// steps created, the call sequences of real programs, a richer fixture) or `flat` (each
+    /// argument drawn on its own: the generator before).
+    #[arg(long, value_enum, default_value_t = Generation::Stateful)]
+    generation: Generation,
+    /// Instead of fuzzing: how deep the programs of `--seed`/`--first`/`--iterations` reach
+    /// on the reference, for flat and for stateful generation side by side (the share of
+    /// programs with a successful call after step 3, each function's success rate).
+    #[arg(long, conflicts_with_all = ["merge", "shard", "time"])]
+    reach: bool,
+    /// How programs reach the runtimes that can take them as data (programs only): `data`
+    /// (one interpreter module compiled once, the program preloaded into its memory) or
+    /// `compiled` (a module per program, compiled by every runtime: the form before).
+    #[arg(long, value_enum, default_value_t = Form::Data)]
+    programs_as: Form,
+}
+
+/// `--generation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Generation {
+    Stateful,
+    Flat,
+}
+
+/// `--programs-as`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Form {
+    Data,
+    Compiled,
+}
+
+impl From<Form> for ProgramForm {
+    fn from(f: Form) -> ProgramForm {
+        match f {
+            Form::Data => ProgramForm::Data,
+            Form::Compiled => ProgramForm::Compiled,
+        }
+    }
 }
 
 pub fn run(args: FuzzArgs) -> Result<ExitCode> {
@@ -80,6 +129,12 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
         Some(dir) => (dir.join("findings.json"), dir.join("scenarios")),
         None => (root.join("fuzz/findings.json"), root.join("fuzz/minimised")),
     };
+    if !args.merge.is_empty() {
+        return merge(&args.merge, &findings_path);
+    }
+    if args.reach {
+        return reach(&args);
+    }
     let known_path = args.known.clone().unwrap_or_else(|| root.join("fuzz/known-divergences.toml"));
     let known = Known::load(&known_path).with_context(|| format!("loading {}", known_path.display()))?;
     let runtimes: Vec<String> = args.runtime.iter().filter(|r| *r != "reference").cloned().collect();
@@ -91,18 +146,24 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
     if oracle.runtimes().is_empty() && !reference_only {
         bail!("no runtime to compare with the reference is available");
     }
-    let budget = match (args.time, args.iterations) {
-        (Some(t), _) => Budget::Time(Duration::from_secs(t)),
-        (None, n) => Budget::Iterations(n.unwrap_or(500)),
+    let (first, budget) = match (args.time, args.iterations, args.shard) {
+        (Some(t), _, _) => (args.first, Budget::Time(Duration::from_secs(t))),
+        (None, n, None) => (args.first, Budget::Iterations(n.unwrap_or(500))),
+        (None, n, Some(shard)) => {
+            let (first, count) = shard.range(args.first, n.unwrap_or(500));
+            eprintln!("shard {shard}: programs {first}..{} of seed {}", first + count, args.seed);
+            (first, Budget::Iterations(count))
+        }
     };
     let cfg = FuzzConfig {
         seed: args.seed,
-        first: args.first,
+        first,
         budget,
-        gen: GenConfig { max_steps: args.max_steps, exclude: args.exclude.clone(), ..GenConfig::default() },
+        gen: gen_config(&args, args.generation),
         minimise_budget: args.minimise,
         scenarios_dir: Some(scenarios_dir),
         repo_root: root.clone(),
+        form: args.programs_as.into(),
     };
     let judged = if reference_only { "nothing (the reference alone)".to_owned() } else { oracle.runtimes().join(", ") };
     let generator = args.generator;
@@ -191,4 +252,69 @@ fn merged_findings(path: &Path, generator: Generator, summary: &Summary) -> Resu
     }));
     new["findings"] = findings.into();
     Ok(new)
+}
+
+/// `--merge`: findings files joined by signature (`shard::merge`) into `out`.
+fn merge(files: &[PathBuf], out: &Path) -> Result<ExitCode> {
+    let mut docs = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        let doc: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", f.display()))?;
+        docs.push((f.display().to_string(), doc));
+    }
+    let merged = shard::merge(&docs)?;
+    let n = merged["findings"].as_array().map(|a| a.len()).unwrap_or(0);
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(out, serde_json::to_string_pretty(&merged)? + "\n")
+        .with_context(|| format!("writing {}", out.display()))?;
+    println!("{n} distinct finding(s) from {} file(s) written to {}", files.len(), out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn gen_config(args: &FuzzArgs, generation: Generation) -> GenConfig {
+    GenConfig {
+        max_steps: args.max_steps,
+        exclude: args.exclude.clone(),
+        stateful: generation == Generation::Stateful,
+        ..GenConfig::default()
+    }
+}
+
+/// `--reach`: flat and stateful generation measured on the same programs' indices.
+fn reach(args: &FuzzArgs) -> Result<ExitCode> {
+    let n = args.iterations.unwrap_or(500);
+    let oracle = Oracle::reference_only()?;
+    let flat = reach::measure(&oracle, args.seed, args.first, n, &gen_config(args, Generation::Flat));
+    let stateful = reach::measure(&oracle, args.seed, args.first, n, &gen_config(args, Generation::Stateful));
+    let pct = |a: u64, b: u64| if b == 0 { "-".to_owned() } else { format!("{:.1}%", 100.0 * a as f64 / b as f64) };
+    println!("seed {}, programs {}..{}, on the reference", args.seed, args.first, args.first + n);
+    println!();
+    println!("| | flat (before) | stateful (after) |");
+    println!("|---|---:|---:|");
+    println!(
+        "| programs with a successful call after step 3 | {} | {} |",
+        pct(flat.past_step_3, flat.programs),
+        pct(stateful.past_step_3, stateful.programs)
+    );
+    println!(
+        "| programs whose first 3 calls succeed | {} | {} |",
+        pct(flat.first_3_succeed, flat.programs),
+        pct(stateful.first_3_succeed, stateful.programs)
+    );
+    let (fc, fo) = flat.total();
+    let (sc, so) = stateful.total();
+    println!("| calls that succeed (all functions) | {} of {fc} | {} of {sc} |", pct(fo, fc), pct(so, sc));
+    println!();
+    println!("| function | flat: calls | flat: success | stateful: calls | stateful: success |");
+    println!("|---|---:|---:|---:|---:|");
+    for (i, f) in wasi_conform_abi::FUNCTIONS.iter().enumerate() {
+        let (a, b) = (flat.calls[i], stateful.calls[i]);
+        if a.0 + b.0 == 0 {
+            continue;
+        }
+        println!("| `{}` | {} | {} | {} | {} |", f.name, a.0, pct(a.1, a.0), b.0, pct(b.1, b.0));
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,7 @@
 //! (load and compile scenarios without running them), `bench` (scenario runs per second).
 
 mod bench;
+mod bench_fuzz;
 mod bench_run;
 mod cli_diff;
 mod cli_fuzz;

@@ -6,7 +6,8 @@
 //! - [`outcome`]: what an adapter reports back ([`outcome::Outcome`]);
 //! - [`sandbox`]: the run directory's layout and its canaries, the ground truth of the
 //!   escape check, shared by the host sandbox, the reference's model and the exports;
-//! - [`frames`]: the frame format a module uses to send its trace over stderr.
+//! - [`frames`]: the frame format a module uses to send its trace over stderr;
+//! - [`preload`]: bytes an adapter writes into guest memory before `_start`.
 //!
 //! The dependency order is `abi ← case ← {suite, reference} ← runners ← differential ←
 //! CLI`: the reference and the adapters build on this crate, never on the scenario language.
@@ -14,5 +15,6 @@
 pub mod fixture;
 pub mod frames;
 pub mod outcome;
+pub mod preload;
 pub mod sandbox;
 pub mod test_case;

@@ -7,7 +7,8 @@
 //! over-long component. Integers are the boundary values that change behaviour (0, 1,
 //! sizes around the fixture's files, the largest signed and unsigned values).
 //!
-//! Values that would hurt the host rather than test a runtime are left out and say why:
+//! Values that would hurt the host rather than test a runtime are left out and say why
+//! (and an absolute symlink target names a directory no host has, [`ABSENT_ABSOLUTE`]):
 //! file sizes and write offsets stay below [`MAX_FILE_OFFSET`] (a sparse file of 2^40
 //! bytes is cheap to make but the final-tree snapshot reads it whole), and `proc_raise`
 //! is not generated at all (a runtime that forwards the signal kills the fuzzer).
@@ -44,6 +45,9 @@ pub const WHOLE_PATHS: &[&[u8]] = &[
     b"link-in/",
 ];
 
+/// The target of `link-abs`: absolute, under a directory that no host has.
+pub const ABSENT_ABSOLUTE: &str = "/wasi-conform-absent/a";
+
 /// The over-long component: longer than NAME_MAX (255) on every host file system.
 pub fn long_name() -> Vec<u8> {
     vec![b'x'; 300]
@@ -63,7 +67,10 @@ pub const FIXTURE: &[FixtureEntry] = &[
     FixtureEntry { path: "link-in", node: || Node::Symlink("a".into()) },
     FixtureEntry { path: "link-dir", node: || Node::Symlink("d".into()) },
     FixtureEntry { path: "link-out", node: || Node::Symlink("../outside/secret".into()) },
-    FixtureEntry { path: "link-abs", node: || Node::Symlink("/a".into()) },
+    // An absolute target whose parent exists on no host: a runtime that resolves absolute
+    // targets on the host (Deno does) gets noent, instead of creating `/a` in the host's
+    // root, as it did from a fuzzing run here (a sandbox escape no canary sees).
+    FixtureEntry { path: "link-abs", node: || Node::Symlink(ABSENT_ABSOLUTE.into()) },
     FixtureEntry { path: "dangling", node: || Node::Symlink("missing".into()) },
     FixtureEntry { path: "loop", node: || Node::Symlink("loop".into()) },
     FixtureEntry { path: "h", node: || Node::Hardlink("a".into()) },
@@ -116,3 +123,22 @@ pub const CIOVEC_DATA: &[&[u8]] = &[b"", b"x", b"hi\n", b"0123456789"];
 pub const STDIN: &[u8] = b"input\n";
 /// Clock timeouts for `poll_oneoff` (nanoseconds; all short).
 pub const POLL_TIMEOUTS: &[u64] = &[0, 1, 1000];
+
+/// Stateful generation's extra fixture entries (each included or not): a chain of symlinks
+/// to a file, a chain to a directory, a deep tree with a link that climbs inside the
+/// preopen, and a second hard link.
+pub const STATEFUL_FIXTURE: &[FixtureEntry] = &[
+    FixtureEntry { path: "chain1", node: || Node::Symlink("chain2".into()) },
+    FixtureEntry { path: "chain2", node: || Node::Symlink("d/f".into()) },
+    FixtureEntry { path: "chain-dir", node: || Node::Symlink("link-dir".into()) },
+    FixtureEntry { path: "deep/x/y/z/leaf", node: || Node::File(b"deep".to_vec()) },
+    FixtureEntry { path: "deep/x/up", node: || Node::Symlink("../../d".into()) },
+    FixtureEntry { path: "h2", node: || Node::Hardlink("d/f".into()) },
+];
+
+/// Stateful generation's extra path atoms: the entries above and paths through them.
+pub const STATEFUL_ATOMS: &[&str] =
+    &["chain1", "chain-dir", "chain-dir/f", "deep/x/y/z", "deep/x/y/z/leaf", "deep/x/up", "deep/x/up/f", "h2"];
+
+/// The buffer wasi-libc's `readdir` hands to `fd_readdir` (`DIRENT_DEFAULT_BUFFER_SIZE`).
+pub const LIBC_READDIR_BUFFER: u32 = 4096;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use wasi_conform_suite::compile;
 use wasi_conform_suite::scenario::Scenario;
 
+use crate::as_data;
 use crate::minimise;
 use crate::oracle::{Divergence, Oracle, Plan};
 use crate::program::{self, GenConfig};
@@ -24,6 +25,19 @@ use crate::write;
 pub enum Budget {
     Iterations(u64),
     Time(Duration),
+}
+
+/// How generated programs reach the runtimes that can take either form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProgramForm {
+    /// One module per program, compiled by every runtime (the only form command-line
+    /// runtimes take).
+    Compiled,
+    /// The program as data in the one interpreter module ([`crate::as_data`]) on every
+    /// runtime that takes a preload; compiled elsewhere, and for the rare program the
+    /// interpreter cannot run.
+    #[default]
+    Data,
 }
 
 /// A fuzzing run's settings.
@@ -40,6 +54,8 @@ pub struct FuzzConfig {
     pub scenarios_dir: Option<PathBuf>,
     /// Repository root, to make scenario paths repo-relative in findings.
     pub repo_root: PathBuf,
+    /// How programs reach the runtimes.
+    pub form: ProgramForm,
 }
 
 /// One distinct divergence.
@@ -66,6 +82,8 @@ pub struct Summary {
     pub findings: Vec<Finding>,
     /// Programs the reference could not run (its own crash or unreadable trace).
     pub reference_failures: u64,
+    /// Programs run as data ([`ProgramForm::Data`]) on the runtimes that take a preload.
+    pub as_data: u64,
 }
 
 /// Progress after each program.
@@ -83,7 +101,12 @@ pub fn run(oracle: &Oracle, known: &Known, cfg: &FuzzConfig, mut progress: impl 
     while let Some(i) = tally.next(cfg.budget) {
         let program = program::seeded(cfg.seed, cfg.first + i, &cfg.gen);
         let Ok(c) = compile::compile(&program) else { continue };
-        let check = oracle.check(&c.case, Some(Plan { scenario: &program, layout: &c.layout }), None);
+        let data = match cfg.form {
+            ProgramForm::Data => as_data::prepare(&c).ok(),
+            ProgramForm::Compiled => None,
+        };
+        tally.summary.as_data += u64::from(data.is_some());
+        let check = oracle.check_as(&c.case, data.as_ref(), Some(Plan { scenario: &program, layout: &c.layout }), None);
         if check.reference.trace_error.is_some() || matches!(check.reference.end, crate::normalise::EndClass::Crash(_))
         {
             tally.summary.reference_failures += 1;
@@ -197,6 +220,8 @@ pub fn finding_scenario(oracle: &Oracle, small: &Scenario, sig: &Signature) -> O
     let (_, ds) = signatures(&check.divergences).into_iter().find(|(g, _)| g == sig)?;
     let function = wasi_conform_abi::function(&sig.function).unwrap_or(small.function);
     let mut s = write::bless(small, &check.reference, &ds[0]);
+    // The fuzzer's short time limit is a fuzzing setting: a suite scenario has the default.
+    s.budget = None;
     s.function = function;
     s.id = format!("{}/{}", function.name, finding_name(sig));
     s.summary = format!(
@@ -217,7 +242,8 @@ pub fn finding_name(sig: &Signature) -> String {
             t.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
         s.split('-').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("-")
     };
-    format!("fuzz-{}-vs-{}-{}", slug(&sig.expected), slug(&sig.observed), slug(&sig.runtimes.join("-")))
+    let short = |t: &str| slug(t).chars().take(48).collect::<String>().trim_end_matches('-').to_owned();
+    format!("fuzz-{}-vs-{}-{}", short(&sig.expected), short(&sig.observed), slug(&sig.runtimes.join("-")))
 }
 
 fn write_finding(oracle: &Oracle, small: &Scenario, sig: &Signature, dir: &Path, root: &Path) -> Option<String> {
@@ -261,6 +287,7 @@ pub fn findings_json(summary: &Summary) -> serde_json::Value {
 /// not explain (a target panics on them, which is how libFuzzer records a finding).
 pub fn unexplained(oracle: &Oracle, known: &Known, program: &Scenario) -> Vec<(Signature, Vec<Divergence>)> {
     let Ok(c) = compile::compile(program) else { return Vec::new() };
-    let check = oracle.check(&c.case, Some(Plan { scenario: program, layout: &c.layout }), None);
+    let data = as_data::prepare(&c).ok();
+    let check = oracle.check_as(&c.case, data.as_ref(), Some(Plan { scenario: program, layout: &c.layout }), None);
     signatures(&check.divergences).into_iter().filter(|(s, ds)| known.explain(s, ds).is_none()).collect()
 }

@@ -7,14 +7,20 @@
 //! Generator 1 ([`program`], over the [`alphabet`]) → [`oracle`] (run everywhere,
 //! [`normalise`], diff against the reference) → [`triage`] (signatures, the known list) →
 //! [`minimise`] → [`write`] (a YAML scenario for `suite/`); [`driver`] is the loop.
+//! [`as_data`] runs a program on the in-process runtimes without compiling it (one
+//! interpreter module, the program preloaded as data); [`shard`] splits a seeded run over
+//! machines and merges their findings.
 
 pub mod alphabet;
+pub mod as_data;
 pub mod call_rates;
 pub mod driver;
 pub mod minimise;
 pub mod normalise;
 pub mod oracle;
 pub mod program;
+pub mod reach;
+pub mod shard;
 pub mod smith;
 pub mod target;
 pub mod triage;

@@ -10,13 +10,16 @@
 //! layout) steps are compared one by one; without one (`capture_len` 0, e.g. a wasm-smith
 //! module) the ending, stdout/stderr, the final tree and the canaries are.
 
+use std::sync::Mutex;
 use wasi_conform_runners::registry::{self, RegistryError, REFERENCE};
-use wasi_conform_runners::{execute, Availability, Runtime};
+
+use wasi_conform_runners::{execute, execute_reusing, Availability, Runtime, Spare};
 use wasi_conform_suite::compile::Layout;
 use wasi_conform_suite::describe::{self, show_bytes, tree_diff};
 use wasi_conform_suite::outcome::Canaries;
 use wasi_conform_suite::scenario::Scenario;
 
+use crate::as_data::DataCase;
 use crate::normalise::{self, describe_raw, EndClass, Observation, StepObs};
 use wasi_conform_suite::case::TestCase;
 
@@ -80,6 +83,10 @@ pub enum OracleError {
 pub struct Oracle {
     reference: Box<dyn Runtime>,
     others: Vec<Box<dyn Runtime>>,
+    /// Per runtime (the reference first), the sandbox kept from its last run
+    /// ([`execute_reusing`]): a fuzzing loop resets one sandbox per runtime instead of making
+    /// and removing one per run.
+    spares: Vec<Mutex<Spare>>,
     /// Selected runtimes that are not available here, with why.
     pub unavailable: Vec<(String, String)>,
 }
@@ -111,7 +118,8 @@ impl Oracle {
             }
         }
         let reference = reference.unwrap_or_else(reference_runtime);
-        Ok(Oracle { reference, others, unavailable })
+        let spares = (0..=others.len()).map(|_| Mutex::default()).collect();
+        Ok(Oracle { reference, others, spares, unavailable })
     }
 
     /// The reference alone, judging nobody: a throughput baseline for the generator, the
@@ -119,7 +127,12 @@ impl Oracle {
     pub fn reference_only() -> Result<Oracle, OracleError> {
         // Chosen like any other runtime, so that a refused `runtimes.toml` is an error here too.
         let reference = registry::select(&[REFERENCE.to_owned()])?.pop().unwrap_or_else(reference_runtime);
-        Ok(Oracle { reference, others: Vec::new(), unavailable: Vec::new() })
+        Ok(Oracle { reference, others: Vec::new(), spares: vec![Mutex::default()], unavailable: Vec::new() })
+    }
+
+    /// Names of the judged runtimes that take a preload, i.e. run programs as data.
+    pub fn preloading(&self) -> Vec<&'static str> {
+        self.others.iter().filter(|r| r.takes_preload()).map(|r| r.name()).collect()
     }
 
     /// Names of the judged runtimes (not the reference).
@@ -129,21 +142,53 @@ impl Oracle {
 
     /// Runs a case on the reference and every runtime (or only those in `only`).
     pub fn check(&self, case: &TestCase, plan: Option<Plan>, only: Option<&[String]>) -> Check {
+        self.check_as(case, None, plan, only)
+    }
+
+    /// [`Oracle::check`], with the program's data form ([`crate::as_data`]) for every
+    /// runtime that takes a preload (the reference among them); the others run `case`.
+    pub fn check_as(
+        &self,
+        case: &TestCase,
+        data: Option<&DataCase>,
+        plan: Option<Plan>,
+        only: Option<&[String]>,
+    ) -> Check {
         let as_plan = plan.map(|p| (p.scenario, p.layout));
-        let reference = normalise::observe("reference", &execute(self.reference.as_ref(), case), as_plan);
+        let execute = |k: usize, rt: &dyn Runtime| {
+            let mut spare = self.spares[k].lock().unwrap_or_else(|p| p.into_inner());
+            match data.filter(|_| rt.takes_preload()) {
+                Some(d) => match d.case_for(rt.missing_imports()) {
+                    Some(c) => execute_reusing(rt, &c, Some(&d.preload), &mut spare),
+                    None => execute_reusing(rt, case, None, &mut spare),
+                },
+                None => execute_reusing(rt, case, None, &mut spare),
+            }
+        };
+        let reference = normalise::observe("reference", &execute(0, self.reference.as_ref()), as_plan);
         let mut observations = Vec::new();
         let mut divergences = Vec::new();
-        for rt in &self.others {
+        for (k, rt) in self.others.iter().enumerate() {
             if only.is_some_and(|o| !o.iter().any(|n| n == rt.name())) {
                 continue;
             }
-            let obs = normalise::observe(rt.name(), &execute(rt.as_ref(), case), as_plan);
+            let obs = normalise::observe(rt.name(), &execute(k + 1, rt.as_ref()), as_plan);
             if let Some(d) = diff(&reference, &obs, plan.map(|p| p.scenario)) {
                 divergences.push(d);
             }
             observations.push(obs);
         }
         Check { reference, observations, divergences }
+    }
+
+    /// [`Oracle::reference`], with the program's data form when there is one.
+    pub fn reference_as(&self, case: &TestCase, data: Option<&DataCase>, plan: Option<Plan>) -> Observation {
+        let mut spare = self.spares[0].lock().unwrap_or_else(|p| p.into_inner());
+        let outcome = match data {
+            Some(d) => execute_reusing(self.reference.as_ref(), &d.case, Some(&d.preload), &mut spare),
+            None => execute_reusing(self.reference.as_ref(), case, None, &mut spare),
+        };
+        normalise::observe("reference", &outcome, plan.map(|p| (p.scenario, p.layout)))
     }
 
     /// Runs a case on the reference alone.
@@ -178,7 +223,13 @@ pub fn diff(want: &Observation, got: &Observation, scenario: Option<&Scenario>) 
         ));
     }
     if let EndClass::Crash(m) = &got.end {
-        return Some(mk(Place::Ending, &last_fn, want.end.describe(), "crash".into(), m.clone()));
+        // A program's crash is one signature per crash site, whatever step it came after and
+        // however the reference ended (see `crash_site`); a run without a trace keeps the
+        // coarse `crash` that `triage::attribute_traceless` classifies.
+        return Some(match scenario {
+            Some(_) => mk(Place::Ending, "-", "no crash".into(), format!("crash ({})", crash_site(m)), m.clone()),
+            None => mk(Place::Ending, &last_fn, want.end.describe(), "crash".into(), m.clone()),
+        });
     }
     if let (Some(s), None) = (scenario, &got.trace_error) {
         for (k, (w, g)) in want.steps.iter().zip(&got.steps).enumerate() {
@@ -266,6 +317,19 @@ pub fn diff(want: &Observation, got: &Observation, scenario: Option<&Scenario>) 
         }
     }
     None
+}
+
+/// Where a runtime crashed, as a signature shows it: the runtime's message without what
+/// varies between two crashes at the same place — the errno a panic message ends with
+/// (`…too late to safely fail: Errno::noent` and `…: Errno::loop` are one site) and
+/// anything after the first line.
+pub fn crash_site(message: &str) -> String {
+    let line = message.lines().next().unwrap_or("");
+    let line = match line.find(": Errno::") {
+        Some(i) => &line[..i],
+        None => line,
+    };
+    line.chars().take(160).collect()
 }
 
 /// The function a program-level difference is attributed to: the last step the reference

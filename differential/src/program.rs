@@ -13,12 +13,15 @@
 //! earlier step returned (`$f3` is step 3's `opened_fd`, valid, failed, or closed since).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
 use wasi_conform_abi::{types, Function, ParamType, ResultType, Returns, FUNCTIONS};
 use wasi_conform_suite::scenario::*;
 
 use crate::alphabet::{self, PREOPEN, PREOPEN_BINDING};
+
+mod idioms;
 
 /// What the generator may produce.
 #[derive(Debug, Clone)]
@@ -30,11 +33,29 @@ pub struct GenConfig {
     pub poll_bad_tags: bool,
     /// Functions never generated (by name), on top of [`weight`]'s exclusions.
     pub exclude: Vec<String>,
+    /// Each program's time limit (its `budget`), after which a runtime's run is a timeout.
+    pub time_limit: Duration,
+    /// Stateful generation ([`idioms`]): descriptors chosen by kind (a directory where a
+    /// path is resolved, a file where bytes move), names that earlier steps created, the
+    /// call sequences real programs make, and a fixture with symlink chains, more hard links
+    /// and a deep tree. Off, programs are generated exactly as before it existed.
+    pub stateful: bool,
 }
+
+/// A generated program's time limit. A generated program waits at most a microsecond on a
+/// clock and the reference never blocks, so an honest runtime finishes it at once, while
+/// every hang costs this much (instead of the suite's default five seconds). Measured
+/// (`examples/run_phases.rs`, seed 1, as data, 2 cores busy with other builds, load average
+/// about 3.6): the slowest run that did not hang, of programs 0–1999, took 8.2 ms on
+/// Wasmtime, 5.1 ms on wasmi and 7.5 ms on Wasmer (which hung on 4: its zero-timeout
+/// `poll_oneoff`); of programs 0–299 through the JS workers, 111 ms on Node, 14 ms on Bun
+/// and 124 ms on Deno (not counting a worker's start). One second is eight times the
+/// slowest of those.
+pub const TIME_LIMIT: Duration = Duration::from_secs(1);
 
 impl Default for GenConfig {
     fn default() -> Self {
-        GenConfig { max_steps: 8, poll_bad_tags: false, exclude: Vec::new() }
+        GenConfig { max_steps: 8, poll_bad_tags: false, exclude: Vec::new(), time_limit: TIME_LIMIT, stateful: true }
     }
 }
 
@@ -73,7 +94,11 @@ pub fn generate(u: &mut Unstructured, cfg: &GenConfig, id: &str) -> arbitrary::R
     for b in include.iter_mut() {
         *b = u.ratio(2, 3)?;
     }
-    let tree = alphabet::fixture_tree(|i| include[i]);
+    let mut tree = alphabet::fixture_tree(|i| include[i]);
+    if cfg.stateful {
+        idioms::extend_fixture(u, &mut tree)?;
+    }
+    let names: Vec<Vec<u8>> = tree.keys().map(|k| k.as_bytes().to_vec()).collect();
     let stdin = if u.ratio(1, 4)? { alphabet::STDIN.to_vec() } else { Vec::new() };
     let fixture = Fixture {
         preopens: vec![Preopen { name: PREOPEN.into(), binding: PREOPEN_BINDING.into(), tree }],
@@ -89,10 +114,25 @@ pub fn generate(u: &mut Unstructured, cfg: &GenConfig, id: &str) -> arbitrary::R
         .collect();
     let total: u32 = table.iter().map(|(_, w)| w).sum();
     let n = u.int_in_range(1..=cfg.max_steps.max(1))?;
-    let mut g = Gen { u, cfg, fds: vec![Scalar::Binding(PREOPEN_BINDING.into())], steps: Vec::new() };
+    let mut g = Gen {
+        u,
+        cfg,
+        fds: vec![Scalar::Binding(PREOPEN_BINDING.into())],
+        dirs: vec![Scalar::Binding(PREOPEN_BINDING.into())],
+        files: Vec::new(),
+        names,
+        steps: Vec::new(),
+    };
     for _ in 0..n {
         if g.u.is_empty() && !g.steps.is_empty() {
             break;
+        }
+        if cfg.stateful && g.u.ratio(1, 3)? {
+            g.idiom()?;
+            if g.steps.len() >= cfg.max_steps.max(1) {
+                break;
+            }
+            continue;
         }
         let mut pick = g.u.int_in_range(0..=total.saturating_sub(1))?;
         let f = table
@@ -122,7 +162,7 @@ pub fn generate(u: &mut Unstructured, cfg: &GenConfig, id: &str) -> arbitrary::R
         strength: Strength::DeFacto,
         choice: None,
         require: Vec::new(),
-        budget: None,
+        budget: Some(cfg.time_limit),
         fixture,
         steps,
         end: End::default(),
@@ -138,6 +178,13 @@ struct Gen<'u, 'a, 'c> {
     cfg: &'c GenConfig,
     /// Descriptors bound so far (the preopen and earlier steps' results).
     fds: Vec<Scalar>,
+    /// Stateful generation: the descriptors that name directories (the preopen, and
+    /// `path_open`s with `oflags.directory`), and the others `path_open` returned.
+    dirs: Vec<Scalar>,
+    files: Vec<Scalar>,
+    /// Stateful generation: names in the preopen — the fixture's, and those earlier steps
+    /// create.
+    names: Vec<Vec<u8>>,
     steps: Vec<Step>,
 }
 
@@ -153,7 +200,6 @@ enum FdUse {
 
 impl Gen<'_, '_, '_> {
     fn step(&mut self, f: &'static Function) -> arbitrary::Result<()> {
-        let k = self.steps.len() + 1;
         let fd_use = match f.name {
             "fd_close" | "fd_renumber" | "fd_fdstat_set_flags" => FdUse::NotStdio,
             _ => FdUse::Any,
@@ -163,11 +209,24 @@ impl Gen<'_, '_, '_> {
             let a = self.arg(f, p.name, p.ty, fd_use)?;
             args.push(a);
         }
+        self.push(f, args);
+        Ok(())
+    }
+
+    /// Appends a call with these arguments, binding the descriptor it returns (if any) as
+    /// `$f<k>`; returns that binding.
+    fn push(&mut self, f: &'static Function, args: Vec<Arg>) -> Option<Scalar> {
+        let k = self.steps.len() + 1;
+        if self.cfg.stateful {
+            idioms::remember(self, f, &args);
+        }
         let mut bind = Vec::new();
+        let mut bound = None;
         if let Some((i, _)) = f.results.iter().enumerate().find(|(_, r)| r.ty == ResultType::Fd) {
             let name = format!("f{k}");
             bind.push(Bind { name: name.clone(), source: BindSource::Result { result: i, field: None } });
-            self.fds.push(Scalar::Binding(name));
+            self.fds.push(Scalar::Binding(name.clone()));
+            bound = Some(Scalar::Binding(name));
         }
         let mut step = Step {
             function: f,
@@ -180,8 +239,11 @@ impl Gen<'_, '_, '_> {
             probe: None,
         };
         fix_counts(&mut step);
+        if let (true, Some(b)) = (self.cfg.stateful, &bound) {
+            idioms::classify_fd(self, &step, b.clone());
+        }
         self.steps.push(step);
-        Ok(())
+        bound
     }
 
     fn fd(&mut self, usage: FdUse) -> arbitrary::Result<Scalar> {
@@ -253,6 +315,11 @@ impl Gen<'_, '_, '_> {
 
     fn arg(&mut self, f: &Function, name: &str, ty: ParamType, fd_use: FdUse) -> arbitrary::Result<Arg> {
         let value = |v: u64| Arg::Scalar(Scalar::Value(v));
+        if self.cfg.stateful {
+            if let Some(a) = idioms::arg(self, f, name, ty, fd_use)? {
+                return Ok(a);
+            }
+        }
         Ok(match ty {
             ParamType::Fd => Arg::Scalar(self.fd(fd_use)?),
             ParamType::U32 => value(*self.u.choose(alphabet::U32S)?),

@@ -18,6 +18,7 @@ fn config(n: u64) -> FuzzConfig {
         minimise_budget: 0,
         scenarios_dir: None,
         repo_root: std::env::temp_dir(),
+        form: driver::ProgramForm::default(),
     }
 }
 

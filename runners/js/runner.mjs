@@ -8,9 +8,11 @@
 //       one request from a file, the response on stdout
 //
 // Request:  {id, key?, module?, flush?, args, env: [[k, v]...], preopens: [[guest, host]...],
-//            stdin, stdout, stderr (host paths), capture_len}
+//            stdin, stdout, stderr (host paths), capture_len, preload?}
 //   `module` is the module's bytes in base64; with a `key` the compiled module is kept and
 //   later requests with the same key may omit `module`. `flush` forgets every kept module.
+//   `preload`: [[address, base64 bytes]...] written into the exported memory after
+//   instantiation, before `_start` (how the fuzzer's interpreter module gets its program).
 // Response: {id, ending, memory}
 //   ending: {exit: u32} | {trap: {class, message}} | {crash: message}
 //     class: "unreachable" | "memory-out-of-bounds" | "host-error" | "other"
@@ -316,6 +318,21 @@ function runGuest(req, stdioMode) {
       instance = new WebAssembly.Instance(module, imports);
     } catch (e) {
       return { id: req.id, ending: { crash: `instantiate: ${describe(e)}` }, memory: null };
+    }
+    if (req.preload) {
+      // The program as data (see `preload` in the request): written before `_start`.
+      const mem = instance.exports.memory;
+      if (!(mem instanceof WebAssembly.Memory)) {
+        return { id: req.id, ending: { crash: 'preload: the module exports no memory' }, memory: null };
+      }
+      const view = new Uint8Array(mem.buffer);
+      for (const [at, b64] of req.preload) {
+        const bytes = Buffer.from(b64, 'base64');
+        if (at + bytes.length > view.length) {
+          return { id: req.id, ending: { crash: `preload segment of ${bytes.length} bytes at ${at} does not fit in ${view.length} bytes of memory` }, memory: null };
+        }
+      }
+      for (const [at, b64] of req.preload) view.set(Buffer.from(b64, 'base64'), at);
     }
     try {
       process.exit = (code) => {

@@ -33,6 +33,16 @@ pub fn engine_with_ticker() -> Engine {
     engine
 }
 
+/// How long past its time limit a run may take before the watchdog gives up on it (its
+/// thread blocked in a host call that no interruption reaches): long enough for the epoch
+/// or fuel check to stop a guest that is still running (a tick is 10 ms), a quarter of the
+/// limit between 100 ms and a second — a second for the suite's default five-second budget,
+/// and proportionally less for short budgets (a known hang's, a fuzzed program's), so that a
+/// blocked run stays about as short as its budget.
+pub fn watchdog_grace(limit: Duration) -> Duration {
+    (limit / 4).clamp(Duration::from_millis(100), Duration::from_secs(1))
+}
+
 /// Epoch ticks for a time limit.
 pub fn deadline_ticks(timeout: Duration) -> u64 {
     (timeout.as_millis() / TICK.as_millis()).max(1) as u64

@@ -37,6 +37,7 @@ use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use wasi_conform_case::outcome::{Canaries, Ending, ExitWidth, Outcome};
+use wasi_conform_case::preload::Preload;
 use wasi_conform_case::test_case::TestCase;
 
 pub use sandbox::Sandbox;
@@ -114,16 +115,101 @@ pub trait Runtime: Send + Sync {
     fn exit_width(&self) -> ExitWidth {
         ExitWidth::Full
     }
+    /// Preview1 functions this runtime does not provide: a module importing any of them
+    /// cannot be instantiated (Bun's `node:wasi` has no `sock_accept`). A module meant to run
+    /// everywhere imports only what it calls; one that imports every function (the fuzzer's
+    /// interpreter) leaves these out.
+    fn missing_imports(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Whether [`Runtime::run_preloaded`] works: the adapter can write bytes into the guest's
+    /// memory between making the instance and calling `_start` (in-process adapters and
+    /// the JS workers can; a command line cannot).
+    fn takes_preload(&self) -> bool {
+        false
+    }
+    /// Runs the case like [`Runtime::run`], with `preload` written into the guest's exported
+    /// memory before `_start` (see [`wasi_conform_case::preload`]). A segment that does not
+    /// fit is a crash of the run. Adapters that cannot ([`Runtime::takes_preload`] false)
+    /// report a crash saying so.
+    fn run_preloaded(&self, case: &TestCase, preload: &Preload, sandbox: &Sandbox) -> Execution {
+        let _ = (case, preload, sandbox);
+        Execution::crash(format!("the {} adapter cannot preload guest memory", self.name()))
+    }
 }
 
 /// Runs a case on a runtime in a fresh sandbox and observes everything.
 pub fn execute(runtime: &dyn Runtime, case: &TestCase) -> Outcome {
+    execute_with(runtime, case, None)
+}
+
+/// [`execute`], with `preload` written into guest memory before `_start`
+/// ([`Runtime::run_preloaded`]).
+pub fn execute_preloaded(runtime: &dyn Runtime, case: &TestCase, preload: &Preload) -> Outcome {
+    execute_with(runtime, case, Some(preload))
+}
+
+/// A sandbox kept between one runtime's runs, reset rather than made anew
+/// ([`execute_reusing`]).
+#[derive(Default)]
+pub struct Spare {
+    kept: Option<Sandbox>,
+    reused: u64,
+}
+
+impl Spare {
+    /// How many runs so far used a kept sandbox rather than a fresh one.
+    pub fn reused(&self) -> u64 {
+        self.reused
+    }
+}
+
+/// [`execute`] (or [`execute_preloaded`]) in a sandbox kept from this runtime's previous run
+/// when that is the same as a fresh one: the previous run ended (an exit or a trap, so no
+/// guest thread of it can still be running), left everything outside the preopens as it was
+/// (the canaries, checked on the host sandbox even for runtimes that report their own), and
+/// its sandbox has the same preopens; the preopens are then emptied and the fixture laid out
+/// again ([`Sandbox::reset`]). Otherwise a fresh sandbox. For loops that run many small
+/// cases on one runtime (the differential fuzzer); the suite makes a fresh one per run.
+pub fn execute_reusing(
+    runtime: &dyn Runtime,
+    case: &TestCase,
+    preload: Option<&Preload>,
+    spare: &mut Spare,
+) -> Outcome {
+    let kept = spare.kept.take().filter(|s| s.fits(&case.fixture) && s.reset(&case.fixture).is_ok());
+    spare.reused += u64::from(kept.is_some());
+    let (outcome, sandbox) = execute_in(runtime, case, preload, kept);
+    let reusable = matches!(outcome.ending, Ending::Exit(_) | Ending::Trap(_))
+        && outcome.canaries == Canaries::Intact
+        && sandbox.as_ref().is_some_and(|s| s.check_canaries() == Canaries::Intact);
+    if reusable {
+        spare.kept = sandbox;
+    }
+    outcome
+}
+
+fn execute_with(runtime: &dyn Runtime, case: &TestCase, preload: Option<&Preload>) -> Outcome {
+    execute_in(runtime, case, preload, None).0
+}
+
+/// Runs a case in `sandbox` (a fresh one when `None`) and returns the sandbox too.
+fn execute_in(
+    runtime: &dyn Runtime,
+    case: &TestCase,
+    preload: Option<&Preload>,
+    sandbox: Option<Sandbox>,
+) -> (Outcome, Option<Sandbox>) {
     let started = Instant::now();
-    let sandbox = match Sandbox::create(&case.fixture) {
+    let sandbox = match sandbox.map(Ok).unwrap_or_else(|| Sandbox::create(&case.fixture)) {
         Ok(s) => s,
-        Err(e) => return crashed(format!("cannot prepare the sandbox: {e}"), started),
+        Err(e) => return (crashed(format!("cannot prepare the sandbox: {e}"), started), None),
     };
-    let exec = match std::panic::catch_unwind(AssertUnwindSafe(|| runtime.run(case, &sandbox))) {
+    let run = || match preload {
+        Some(p) => runtime.run_preloaded(case, p, &sandbox),
+        None => runtime.run(case, &sandbox),
+    };
+    let exec = match std::panic::catch_unwind(AssertUnwindSafe(run)) {
         Ok(e) => e,
         Err(p) => Execution::crash(format!("adapter panicked: {}", process::panic_text(p.as_ref()))),
     };
@@ -131,7 +217,7 @@ pub fn execute(runtime: &dyn Runtime, case: &TestCase) -> Outcome {
         Some(own) => (own.trees, own.canaries),
         None => (sandbox.final_trees(), sandbox.check_canaries()),
     };
-    Outcome {
+    let outcome = Outcome {
         ending: exec.ending,
         exit_width: runtime.exit_width(),
         stdout: exec.stdout,
@@ -140,7 +226,8 @@ pub fn execute(runtime: &dyn Runtime, case: &TestCase) -> Outcome {
         trees,
         canaries,
         elapsed: started.elapsed(),
-    }
+    };
+    (outcome, Some(sandbox))
 }
 
 fn crashed(msg: String, started: Instant) -> Outcome {

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use wasi_conform_abi::{CoreType, Function, FUNCTIONS, MODULE};
 use wasi_conform_case::outcome::{Canaries, Ending};
+use wasi_conform_case::preload::Preload;
 use wasi_conform_case::test_case::TestCase;
 use wasi_conform_reference::memory::Memory;
 use wasi_conform_reference::wasi::CallResult;
@@ -149,6 +150,20 @@ impl Runtime for Reference {
     }
 
     fn run(&self, case: &TestCase, _sandbox: &Sandbox) -> Execution {
+        self.run_inner(case, None)
+    }
+
+    fn takes_preload(&self) -> bool {
+        true
+    }
+
+    fn run_preloaded(&self, case: &TestCase, preload: &Preload, _sandbox: &Sandbox) -> Execution {
+        self.run_inner(case, Some(preload))
+    }
+}
+
+impl Reference {
+    fn run_inner(&self, case: &TestCase, preload: Option<&Preload>) -> Execution {
         let pre = match self.cache.get(&self.engine, &self.linker, case) {
             Ok(p) => p,
             Err(e) => return Execution::crash(e.to_string()),
@@ -165,8 +180,15 @@ impl Runtime for Reference {
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(deadline_ticks(case.limits.timeout));
         store.epoch_deadline_trap();
-        let (ending, memory) = match pre.instantiate(&mut store) {
-            Err(e) => (Ending::Crash(format!("instantiate: {e:?}")), None),
+        let instance = pre.instantiate(&mut store).map_err(|e| format!("instantiate: {e:?}")).and_then(|i| {
+            match (preload, i.get_memory(&mut store, "memory")) {
+                (None, _) => Ok(i),
+                (Some(p), Some(m)) => p.write_into(m.data_mut(&mut store)).map(|_| i).map_err(|e| e.to_string()),
+                (Some(_), None) => Err("preload: the module exports no memory".to_owned()),
+            }
+        });
+        let (ending, memory) = match instance {
+            Err(e) => (Ending::Crash(e), None),
             Ok(instance) => {
                 let result = instance
                     .get_typed_func::<(), ()>(&mut store, "_start")

@@ -68,6 +68,35 @@ impl Sandbox {
         Ok(s)
     }
 
+    /// Whether [`Sandbox::reset`] can lay `fixture` out here: the same preopens (guest names
+    /// and bindings, in order).
+    pub fn fits(&self, fixture: &Fixture) -> bool {
+        self.preopens.len() == fixture.preopens.len()
+            && self
+                .preopens
+                .iter()
+                .zip(&fixture.preopens)
+                .all(|((guest, host), p)| *guest == p.name && host.ends_with(preopen_dir(&p.binding)))
+    }
+
+    /// Empties each preopen directory (the directory itself stays, so nothing outside the
+    /// preopens changes, not even a directory's modification time) and lays out `fixture`
+    /// in it again: the state [`Sandbox::create`] would give, for a sandbox whose canaries
+    /// are intact (the caller checks them; the snapshot they are compared with is kept).
+    pub fn reset(&self, fixture: &Fixture) -> std::io::Result<()> {
+        for ((_, host), p) in self.preopens.iter().zip(&fixture.preopens) {
+            for entry in std::fs::read_dir(host)? {
+                let path = entry?.path();
+                match std::fs::symlink_metadata(&path)?.is_dir() {
+                    true => std::fs::remove_dir_all(&path)?,
+                    false => std::fs::remove_file(&path)?,
+                }
+            }
+            materialise(host, &p.tree)?;
+        }
+        Ok(())
+    }
+
     /// (guest name, host directory) of each preopen.
     pub fn preopens(&self) -> &[(String, PathBuf)] {
         &self.preopens

@@ -86,6 +86,7 @@ use std::time::{Duration, Instant};
 
 use std::ptr::NonNull;
 use wasi_conform_case::outcome::{Ending, TrapClass, TrapKind};
+use wasi_conform_case::preload::Preload;
 use wasi_conform_case::test_case::TestCase;
 
 use wasmer::sys::vm::{
@@ -178,20 +179,38 @@ impl Runtime for Wasmer {
     fn run(&self, case: &TestCase, sandbox: &Sandbox) -> Execution {
         self.run_with_preopens(case, sandbox.preopens())
     }
+
+    fn takes_preload(&self) -> bool {
+        true
+    }
+
+    fn run_preloaded(&self, case: &TestCase, preload: &Preload, sandbox: &Sandbox) -> Execution {
+        self.run_inner(case, sandbox.preopens(), Some(preload))
+    }
 }
 
 /// What the run's thread reports.
 type Report = (Ending, Option<Vec<u8>>);
 
 impl crate::isolated::InProcess for Wasmer {
-    fn run_in(&self, case: &TestCase, preopens: &[(String, std::path::PathBuf)]) -> Execution {
-        self.run_with_preopens(case, preopens)
+    fn run_in(
+        &self,
+        case: &TestCase,
+        preopens: &[(String, std::path::PathBuf)],
+        preload: Option<&Preload>,
+    ) -> Execution {
+        self.run_inner(case, preopens, preload)
     }
 }
 
 impl Wasmer {
     /// Runs a case with explicit (guest name, host directory) preopens.
     pub fn run_with_preopens(&self, case: &TestCase, preopens: &[(String, PathBuf)]) -> Execution {
+        self.run_inner(case, preopens, None)
+    }
+
+    fn run_inner(&self, case: &TestCase, preopens: &[(String, PathBuf)], preload: Option<&Preload>) -> Execution {
+        let preload = preload.cloned();
         let module = match self.module(case) {
             Ok(m) => m,
             Err(e) => return Execution::crash(e.to_string()),
@@ -221,6 +240,31 @@ impl Wasmer {
                     Ok(x) => x,
                     Err(e) => return (Ending::Crash(format!("instantiate: {e}")), None),
                 };
+                if let Some(p) = &preload {
+                    let written = match instance.exports.get_memory("memory") {
+                        Ok(m) => {
+                            let view = m.view(&store);
+                            // Bounds first, so that nothing is written when a segment does not fit.
+                            let size = view.data_size();
+                            match p.segments.iter().find(|(at, b)| *at as u64 + b.len() as u64 > size) {
+                                Some((at, b)) => Err(format!(
+                                    "preload segment of {} bytes at {at} does not fit in {size} bytes of memory",
+                                    b.len()
+                                )),
+                                None => p
+                                    .segments
+                                    .iter()
+                                    .try_for_each(|(at, b)| view.write(*at as u64, b))
+                                    .map_err(|e| e.to_string()),
+                            }
+                        }
+                        Err(e) => Err(format!("preload: {e}")),
+                    };
+                    if let Err(e) = written {
+                        env.on_exit(&mut store, Some(1.into()));
+                        return (Ending::Crash(e), None);
+                    }
+                }
                 let process = env.data(&store).process.clone();
                 let _ = stopper_tx.send(Stopper { interrupter: store.interrupter(), process });
                 let result =

@@ -80,6 +80,7 @@ use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use wasi_conform_case::outcome::{Ending, TrapClass, TrapKind};
+use wasi_conform_case::preload::Preload;
 use wasi_conform_case::test_case::TestCase;
 use wasmi::{Config, Engine, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, TrapCode, TypedResumableCall};
 use wasmi_wasi::wasi_common::file::{FdFlags, FileType};
@@ -154,11 +155,24 @@ impl Runtime for Wasmi {
     fn run(&self, case: &TestCase, sandbox: &Sandbox) -> Execution {
         self.run_with_preopens(case, sandbox.preopens())
     }
+
+    fn takes_preload(&self) -> bool {
+        true
+    }
+
+    fn run_preloaded(&self, case: &TestCase, preload: &Preload, sandbox: &Sandbox) -> Execution {
+        self.run_inner(case, sandbox.preopens(), Some(preload))
+    }
 }
 
 impl crate::isolated::InProcess for Wasmi {
-    fn run_in(&self, case: &TestCase, preopens: &[(String, std::path::PathBuf)]) -> Execution {
-        self.run_with_preopens(case, preopens)
+    fn run_in(
+        &self,
+        case: &TestCase,
+        preopens: &[(String, std::path::PathBuf)],
+        preload: Option<&Preload>,
+    ) -> Execution {
+        self.run_inner(case, preopens, preload)
     }
 }
 
@@ -170,6 +184,16 @@ pub struct CompileError(wasmi::Error);
 impl Wasmi {
     /// Runs a case with explicit (guest name, host directory) preopens.
     pub fn run_with_preopens(&self, case: &TestCase, preopens: &[(String, std::path::PathBuf)]) -> Execution {
+        self.run_inner(case, preopens, None)
+    }
+
+    fn run_inner(
+        &self,
+        case: &TestCase,
+        preopens: &[(String, std::path::PathBuf)],
+        preload: Option<&Preload>,
+    ) -> Execution {
+        let preload = preload.cloned();
         let module = match self.module(case) {
             Ok(m) => m,
             Err(e) => return Execution::crash(e.to_string()),
@@ -214,17 +238,18 @@ impl Wasmi {
         let worker = std::thread::Builder::new().name(format!("wasmi:{}", case.id)).spawn(move || {
             // `run_guest` drops the store, and with it the guest's pipe ends, before the
             // answer goes out: the drain threads are then at or near end-of-file.
-            let _ = tx.send(run_guest(&linker, &module, host, deadline, capture));
+            let _ = tx.send(run_guest(&linker, &module, host, deadline, capture, preload.as_ref()));
         });
         if let Err(e) = worker {
             return Execution::crash(format!("spawn: {e}"));
         }
-        let (ending, memory, grace) = match rx.recv_timeout(limits.timeout + Duration::from_secs(1)) {
-            Ok((ending, memory)) => (ending, memory, DRAIN_GRACE),
-            // The guest is blocked in a host call that fuel cannot interrupt; its store keeps
-            // the write ends open, so take what the drain threads have read so far.
-            Err(_) => (Ending::Timeout, None, Duration::ZERO),
-        };
+        let (ending, memory, grace) =
+            match rx.recv_timeout(limits.timeout + crate::engine::watchdog_grace(limits.timeout)) {
+                Ok((ending, memory)) => (ending, memory, DRAIN_GRACE),
+                // The guest is blocked in a host call that fuel cannot interrupt; its store keeps
+                // the write ends open, so take what the drain threads have read so far.
+                Err(_) => (Ending::Timeout, None, Duration::ZERO),
+            };
         Execution { ending, stdout: stdout.collect(grace), stderr: stderr.collect(grace), memory, own_sandbox: None }
     }
 }
@@ -236,6 +261,7 @@ fn run_guest(
     host: Host,
     deadline: Instant,
     capture: usize,
+    preload: Option<&Preload>,
 ) -> (Ending, Option<Vec<u8>>) {
     let mut store = Store::new(linker.engine(), host);
     store.limiter(|h| &mut h.limits);
@@ -244,6 +270,15 @@ fn run_guest(
         Ok(i) => i,
         Err(e) => return (Ending::Crash(format!("instantiate: {e}")), None),
     };
+    if let Some(p) = preload {
+        let written = match instance.get_memory(&store, "memory") {
+            Some(m) => p.write_into(m.data_mut(&mut store)).map_err(|e| e.to_string()),
+            None => Err("preload: the module exports no memory".to_owned()),
+        };
+        if let Err(e) = written {
+            return (Ending::Crash(e), None);
+        }
+    }
     let ending = match instance.get_typed_func::<(), ()>(&store, "_start") {
         Err(e) => Ending::Crash(format!("_start: {e}")),
         Ok(start) => run_start(&mut store, start, deadline),

@@ -5,7 +5,8 @@
 //! `must`+`should`+`de-facto`, `must` alone, agreement with the reference's choices,
 //! not-applicable, known failures by root cause), optionally compares it with a previous
 //! `report.json` ([`baseline`]), and writes `index.html` ([`html`]), `summary.md` ([`markdown`]), `report.json`
-//! ([`json`]) and `junit.xml` ([`junit`]). The renderers are pure functions from the model
+//! ([`json`]), `junit.xml` ([`junit`]) and a page per fuzz finding in `findings/`
+//! ([`findings_pages`]). The renderers are pure functions from the model
 //! to text. With the default output directory (the repository's `reports/`) the README's
 //! table between its markers is rewritten too, so that one command regenerates everything
 //! that is published: [`REGENERATE`].
@@ -15,6 +16,7 @@ pub mod collect;
 pub mod denial;
 pub mod escape;
 pub mod figures;
+pub mod findings_pages;
 pub mod host;
 pub mod html;
 pub mod json;
@@ -179,6 +181,12 @@ pub fn write_all(r: &Report, out: &Path) -> Result<()> {
         ("junit.xml", junit::render(r)),
     ] {
         let path = out.join(name);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let dir = out.join("findings");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (name, text) in findings_pages::render(r) {
+        let path = dir.join(name);
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())

@@ -46,6 +46,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use wasi_conform_case::outcome::Ending;
+use wasi_conform_case::preload::Preload;
 use wasi_conform_case::test_case::TestCase;
 
 use crate::process::{signal_name, LineChild, SpawnError, StderrMode};
@@ -67,8 +68,9 @@ static HOST_SERVES: AtomicBool = AtomicBool::new(false);
 /// An adapter that runs guests inside this process with host directories as preopens: the
 /// kind [`Isolated`] can move into a worker process.
 pub trait InProcess: Runtime {
-    /// Runs a case with explicit (guest name, host directory) preopens.
-    fn run_in(&self, case: &TestCase, preopens: &[(String, PathBuf)]) -> Execution;
+    /// Runs a case with explicit (guest name, host directory) preopens, and `preload`
+    /// written into guest memory before `_start` when given ([`Runtime::run_preloaded`]).
+    fn run_in(&self, case: &TestCase, preopens: &[(String, PathBuf)], preload: Option<&Preload>) -> Execution;
 }
 
 /// Marks this program as a worker host; when it was started as a worker, the name of the
@@ -142,13 +144,13 @@ impl Isolated {
         Worker::start(self.inner.name(), self.live.clone())
     }
 
-    fn run_isolated(&self, case: &TestCase, preopens: &[(String, PathBuf)]) -> Execution {
+    fn run_isolated(&self, case: &TestCase, preopens: &[(String, PathBuf)], preload: Option<&Preload>) -> Execution {
         let name = self.inner.name();
         let mut worker = match self.take_worker() {
             Ok(w) => w,
             Err(e) => return Execution::crash(format!("cannot start the {name} worker process: {e}")),
         };
-        let line = match serde_json::to_string(&Request::new(case, preopens)) {
+        let line = match serde_json::to_string(&Request::new(case, preopens, preload)) {
             Ok(l) => l,
             Err(e) => return Execution::crash(format!("cannot encode the case: {e}")),
         };
@@ -179,6 +181,16 @@ impl Isolated {
     }
 }
 
+impl Isolated {
+    fn run_maybe_preloaded(&self, case: &TestCase, sandbox: &Sandbox, preload: Option<&Preload>) -> Execution {
+        if host_serves_workers() {
+            self.run_isolated(case, sandbox.preopens(), preload)
+        } else {
+            self.inner.run_in(case, sandbox.preopens(), preload)
+        }
+    }
+}
+
 impl Runtime for Isolated {
     fn name(&self) -> &'static str {
         self.inner.name()
@@ -193,11 +205,15 @@ impl Runtime for Isolated {
     }
 
     fn run(&self, case: &TestCase, sandbox: &Sandbox) -> Execution {
-        if host_serves_workers() {
-            self.run_isolated(case, sandbox.preopens())
-        } else {
-            self.inner.run_in(case, sandbox.preopens())
-        }
+        self.run_maybe_preloaded(case, sandbox, None)
+    }
+
+    fn takes_preload(&self) -> bool {
+        self.inner.takes_preload()
+    }
+
+    fn run_preloaded(&self, case: &TestCase, preload: &Preload, sandbox: &Sandbox) -> Execution {
+        self.run_maybe_preloaded(case, sandbox, Some(preload))
     }
 
     fn bench_notes(&self) -> Vec<(String, String)> {
@@ -316,8 +332,8 @@ fn serve_runs(name: &str, rt: &dyn InProcess) -> Result<(), ServeError> {
         let line = line.map_err(ServeError::Request)?;
         let exec = match serde_json::from_str::<Request>(&line) {
             Ok(req) => {
-                let (case, preopens) = req.into_case()?;
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.run_in(&case, &preopens)))
+                let (case, preopens, preload) = req.into_case()?;
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.run_in(&case, &preopens, preload.as_ref())))
                     .unwrap_or_else(|_| Execution::crash("adapter panicked in the worker"))
             }
             Err(e) => Execution::crash(format!("unreadable request: {e}")),

@@ -10,6 +10,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use wasi_conform_case::fixture::{Fixture, Preopen, Tree};
 use wasi_conform_case::outcome::{Ending, TrapClass, TrapKind};
+use wasi_conform_case::preload::Preload;
 use wasi_conform_case::test_case::{Limits, TestCase};
 
 use crate::Execution;
@@ -35,10 +36,13 @@ pub(super) struct Request {
     capture_len: u32,
     timeout_ms: u64,
     memory_bytes: u64,
+    /// Segments written into guest memory before `_start` (address, base64 bytes), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    preload: Option<Vec<(u32, String)>>,
 }
 
 impl Request {
-    pub fn new(case: &TestCase, preopens: &[(String, PathBuf)]) -> Request {
+    pub fn new(case: &TestCase, preopens: &[(String, PathBuf)], preload: Option<&Preload>) -> Request {
         Request {
             id: case.id.clone(),
             module: b64(&case.module),
@@ -49,10 +53,22 @@ impl Request {
             capture_len: case.capture_len,
             timeout_ms: case.limits.timeout.as_millis() as u64,
             memory_bytes: case.limits.memory_bytes,
+            preload: preload.map(|p| p.segments.iter().map(|(at, b)| (*at, b64(b))).collect()),
         }
     }
 
-    pub fn into_case(self) -> Result<(TestCase, Vec<(String, PathBuf)>), base64::DecodeError> {
+    /// The case, its preopens' host directories, and its preload.
+    #[allow(clippy::type_complexity)]
+    pub fn into_case(self) -> Result<(TestCase, Vec<(String, PathBuf)>, Option<Preload>), base64::DecodeError> {
+        let preload = match &self.preload {
+            Some(segments) => Some(Preload {
+                segments: segments
+                    .iter()
+                    .map(|(at, b)| Ok((*at, unb64(b)?)))
+                    .collect::<Result<_, base64::DecodeError>>()?,
+            }),
+            None => None,
+        };
         let module = Arc::new(unb64(&self.module)?);
         let fixture = Fixture {
             preopens: self
@@ -76,7 +92,7 @@ impl Request {
             capture_len: self.capture_len,
             limits: Limits { timeout: Duration::from_millis(self.timeout_ms), memory_bytes: self.memory_bytes },
         };
-        Ok((case, self.preopens))
+        Ok((case, self.preopens, preload))
     }
 }
 

@@ -48,8 +48,8 @@ impl JsRuntime {
         if let Ok(s) = Sandbox::create(&case.fixture) {
             self.run(&case, &s);
         }
-        let cached = time_runs(&case, |c, s| self.run_in_worker(c, s, ModuleCache::Keep));
-        let resent = time_runs(&case, |c, s| self.run_in_worker(c, s, ModuleCache::SendEveryRun));
+        let cached = time_runs(&case, |c, s| self.run_in_worker(c, s, ModuleCache::Keep, None));
+        let resent = time_runs(&case, |c, s| self.run_in_worker(c, s, ModuleCache::SendEveryRun, None));
         let retired = self.retired_holding_pipes.load(Ordering::Relaxed);
         vec![
             (

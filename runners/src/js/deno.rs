@@ -99,6 +99,7 @@ pub static SPEC: Spec = Spec {
     max_runs_per_worker: 2000,
     // Deno refuses /dev, /proc and /sys paths without --allow-all (denoland/deno#30979).
     unreachable_dirs: &["/dev/", "/proc/", "/sys/"],
+    missing_imports: &[],
 };
 
 /// The Deno adapter.

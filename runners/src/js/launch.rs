@@ -188,6 +188,7 @@ mod tests {
             close_through_wasi: false,
             max_runs_per_worker: 1,
             unreachable_dirs: &[],
+            missing_imports: &[],
         };
         let e = probe(&spec).err().expect("not found").to_string();
         assert_eq!(

@@ -89,6 +89,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, OnceLock};
 
 use wasi_conform_case::outcome::Ending;
+use wasi_conform_case::preload::Preload;
 use wasi_conform_case::test_case::TestCase;
 
 pub use crate::process::first_line;
@@ -199,12 +200,24 @@ impl JsRuntime {
         exec
     }
 
-    /// Runs a case in a pooled worker.
-    fn run_in_worker(&self, case: &TestCase, sandbox: &Sandbox, modules: ModuleCache) -> Execution {
-        self.in_reachable_sandbox(sandbox, |preopens| self.run_in_worker_at(case, preopens, modules))
+    /// Runs a case in a pooled worker, with `preload` written into guest memory first.
+    fn run_in_worker(
+        &self,
+        case: &TestCase,
+        sandbox: &Sandbox,
+        modules: ModuleCache,
+        preload: Option<&Preload>,
+    ) -> Execution {
+        self.in_reachable_sandbox(sandbox, |preopens| self.run_in_worker_at(case, preopens, modules, preload))
     }
 
-    fn run_in_worker_at(&self, case: &TestCase, preopens: &[(String, PathBuf)], modules: ModuleCache) -> Execution {
+    fn run_in_worker_at(
+        &self,
+        case: &TestCase,
+        preopens: &[(String, PathBuf)],
+        modules: ModuleCache,
+        preload: Option<&Preload>,
+    ) -> Execution {
         let name = self.spec.name;
         let heap_mb = heap_mb(case);
         let launcher = match self.launcher(heap_mb) {
@@ -237,7 +250,7 @@ impl JsRuntime {
             worker.cached.clear();
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let request = Request { id, key: key.as_deref(), send_bytes, flush }.line(case, preopens, &stdio);
+        let request = Request { id, key: key.as_deref(), send_bytes, flush, preload }.line(case, preopens, &stdio);
         worker.runs += 1;
         if let Err(e) = worker.proc.send(&request) {
             let why = death(&mut worker.proc, format!("cannot send the request to the {name} worker: {e}"));
@@ -296,7 +309,8 @@ impl JsRuntime {
         };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let req_path = stdio.dir().join("request.json");
-        let request = Request { id, key: None, send_bytes: true, flush: false }.line(case, preopens, &stdio);
+        let request =
+            Request { id, key: None, send_bytes: true, flush: false, preload: None }.line(case, preopens, &stdio);
         if let Err(e) = std::fs::write(&req_path, request) {
             return stdio.finish(Ending::Crash(format!("cannot write the request: {e}")), None);
         }
@@ -338,7 +352,19 @@ impl Runtime for JsRuntime {
     }
 
     fn run(&self, case: &TestCase, sandbox: &Sandbox) -> Execution {
-        self.run_in_worker(case, sandbox, ModuleCache::Keep)
+        self.run_in_worker(case, sandbox, ModuleCache::Keep, None)
+    }
+
+    fn takes_preload(&self) -> bool {
+        true
+    }
+
+    fn missing_imports(&self) -> &'static [&'static str] {
+        self.spec.missing_imports
+    }
+
+    fn run_preloaded(&self, case: &TestCase, preload: &Preload, sandbox: &Sandbox) -> Execution {
+        self.run_in_worker(case, sandbox, ModuleCache::Keep, Some(preload))
     }
 
     fn bench_notes(&self) -> Vec<(String, String)> {

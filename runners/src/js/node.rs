@@ -49,6 +49,7 @@ pub static SPEC: Spec = Spec {
     close_through_wasi: false,
     max_runs_per_worker: 2000,
     unreachable_dirs: &[],
+    missing_imports: &[],
 };
 
 /// The Node.js adapter.

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use base64::Engine as _;
 use wasi_conform_case::outcome::{Ending, TrapClass, TrapKind};
+use wasi_conform_case::preload::Preload;
 use wasi_conform_case::test_case::TestCase;
 
 use super::stdio::GuestStdio;
@@ -23,6 +24,8 @@ pub(super) struct Request<'a> {
     pub send_bytes: bool,
     /// Whether the worker forgets every module it kept first.
     pub flush: bool,
+    /// Written into the instance's memory before `_start` ([`Preload`]).
+    pub preload: Option<&'a Preload>,
 }
 
 impl Request<'_> {
@@ -34,6 +37,9 @@ impl Request<'_> {
             preopens.iter().map(|(guest, host)| (guest.as_str(), host.to_string_lossy().into_owned())).collect();
         let module = self.send_bytes.then(|| base64::engine::general_purpose::STANDARD.encode(case.module.as_slice()));
         let [stdin, stdout, stderr] = stdio.paths();
+        let preload: Option<Vec<(u32, String)>> = self.preload.map(|p| {
+            p.segments.iter().map(|(at, b)| (*at, base64::engine::general_purpose::STANDARD.encode(b))).collect()
+        });
         serde_json::json!({
             "id": self.id,
             "key": self.key,
@@ -46,6 +52,7 @@ impl Request<'_> {
             "stdout": stdout.to_string_lossy(),
             "stderr": stderr.to_string_lossy(),
             "capture_len": case.capture_len,
+            "preload": preload,
         })
         .to_string()
     }

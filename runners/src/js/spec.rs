@@ -32,6 +32,9 @@ pub struct Spec {
     /// is copied for the run to the adapter's own directory, the runtime works on the copy,
     /// and the copy's final trees and canaries are reported (`Execution::own_sandbox`).
     pub unreachable_dirs: &'static [&'static str],
+    /// Preview1 functions the runtime's `node:wasi` does not provide: a module importing one
+    /// fails to instantiate ([`crate::Runtime::missing_imports`]).
+    pub missing_imports: &'static [&'static str],
 }
 
 /// Where a runtime's binary is looked for, in this order.
