@@ -54,12 +54,15 @@ pub fn run(a: DiffArgs) -> Result<ExitCode> {
         program.stdin = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
     }
     let reference = registry::builtin("reference").context("the reference runtime")?;
-    let runtimes: Vec<_> =
-        registry::select(&a.runtime)?.into_iter().filter(|r| r.name() != "reference" || !a.runtime.is_empty()).collect();
+    let runtimes: Vec<_> = registry::select(&a.runtime)?
+        .into_iter()
+        .filter(|r| r.name() != "reference" || !a.runtime.is_empty())
+        .collect();
     let report = diff(&program, reference.as_ref(), &runtimes, matrix::jobs(a.jobs))?;
     print!("{}", report.text());
     if let Some(path) = &a.json {
-        std::fs::write(path, serde_json::to_vec_pretty(&report)?).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     let all_agree = report.runtimes.iter().all(|d| matches!(d.verdict, Verdict::Agrees | Verdict::NotAvailable));
     Ok(if all_agree { ExitCode::SUCCESS } else { ExitCode::from(1) })

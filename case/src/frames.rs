@@ -45,10 +45,13 @@ pub fn extract_frames(stdout: &[u8], stderr: &[u8]) -> (Vec<u8>, Vec<u8>, Option
     (out, err, best.map(|(_, p)| p))
 }
 
+/// A frame's sequence number and payload.
+pub type SeqFrame = (u32, Vec<u8>);
+
 /// Pulls every call frame out of the output streams: the streams without them, and the
 /// payloads in sequence order with their sequence numbers. A frame cut short (the run
 /// ended while writing it) stays in the stream.
-pub fn extract_call_frames(stdout: &[u8], stderr: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<(u32, Vec<u8>)>) {
+pub fn extract_call_frames(stdout: &[u8], stderr: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<SeqFrame>) {
     let mut frames = Vec::new();
     let mut clean = |stream: &[u8]| {
         let mut out = Vec::with_capacity(stream.len());

@@ -35,17 +35,62 @@ impl std::fmt::Display for Seen {
     }
 }
 
-/// Descriptor renumbering of one run.
+/// Descriptor renumbering of one run: each descriptor the program uses gets the lowest
+/// canonical number not in use (from 3; 0–2 stay), and a closed one frees its number, so
+/// two runtimes that hand out different numbers (lowest free, always new, random) for the
+/// same opens and closes give the same canonical ones.
 #[derive(Default)]
-struct Fds(BTreeMap<u64, u64>);
+struct Fds {
+    open: BTreeMap<u64, u64>,
+}
 
 impl Fds {
-    fn name(&mut self, raw: u64) -> String {
+    fn canonical(&mut self, raw: u64) -> u64 {
         if raw <= 2 {
-            return raw.to_string();
+            return raw;
         }
-        let next = 3 + self.0.len() as u64;
-        format!("fd#{}", self.0.entry(raw).or_insert(next))
+        if let Some(c) = self.open.get(&raw) {
+            return *c;
+        }
+        let used: std::collections::BTreeSet<u64> = self.open.values().copied().collect();
+        let c = (3..).find(|c| !used.contains(c)).expect("a free number");
+        self.open.insert(raw, c);
+        c
+    }
+
+    /// The name of a descriptor a failed call passed: one that is open, or "not open"
+    /// without reserving a number (a probe such as the prestat scan's last call).
+    fn peek(&self, raw: u64) -> String {
+        match (raw, self.open.get(&raw)) {
+            (0..=2, _) => raw.to_string(),
+            (_, Some(c)) => format!("fd#{c}"),
+            (_, None) => "fd(not open)".into(),
+        }
+    }
+
+    fn name(&mut self, raw: u64) -> String {
+        match self.canonical(raw) {
+            c @ 0..=2 => c.to_string(),
+            c => format!("fd#{c}"),
+        }
+    }
+
+    /// A descriptor the program was just given (`path_open`, `sock_accept`): a number the
+    /// runtime reuses starts afresh.
+    fn opened(&mut self, raw: u64) -> String {
+        self.open.remove(&raw);
+        self.name(raw)
+    }
+
+    /// After a successful `fd_close` / `fd_renumber`.
+    fn closed(&mut self, raw: u64) {
+        self.open.remove(&raw);
+    }
+
+    fn renumbered(&mut self, from: u64, to: u64) {
+        if let Some(c) = self.open.remove(&from) {
+            self.open.insert(to, c);
+        }
     }
 }
 
@@ -91,6 +136,25 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
+/// Functions whose result on fd 0, 1 or 2 says what the host attached there (a pipe, a
+/// file, a terminal, a socket) rather than how the runtime implements preview1: on stdio
+/// their errno and outputs are not compared.
+const STDIO_DEPENDENT: &[&str] = &[
+    "fd_fdstat_get",
+    "fd_filestat_get",
+    "fd_seek",
+    "fd_tell",
+    "fd_fdstat_set_flags",
+    "fd_advise",
+    "fd_allocate",
+    "fd_datasync",
+    "fd_sync",
+    "fd_filestat_set_size",
+    "fd_filestat_set_times",
+    "fd_pread",
+    "fd_pwrite",
+];
+
 /// Normalises one call.
 fn seen(call: &Call, fds: &mut Fds) -> Seen {
     let f: &Function = call.function;
@@ -104,7 +168,8 @@ fn seen(call: &Call, fds: &mut Fds) -> Seen {
     for (i, p) in f.params.iter().enumerate() {
         let at = core[i];
         let value = match p.ty {
-            ParamType::Fd => fds.name(arg(at)),
+            ParamType::Fd if call.errno == Some(0) => fds.name(arg(at)),
+            ParamType::Fd => fds.peek(arg(at)),
             ParamType::Str => region(&|r| matches!(r, Region::Str { param, .. } if *param == i))
                 .map(text)
                 .unwrap_or_else(|| "<unreadable>".into()),
@@ -140,7 +205,7 @@ fn seen(call: &Call, fds: &mut Fds) -> Seen {
             let Some(b) = region(&|x| matches!(x, Region::Result { result, .. } if *result == k)) else { continue };
             let v = le(b, ("", 0, b.len().min(8) as u32));
             let shown = match (f.name, r.name) {
-                (_, "opened_fd" | "accepted_fd") => fds.name(v),
+                (_, "opened_fd" | "accepted_fd") => fds.opened(v),
                 ("clock_time_get", _) | ("clock_res_get", _) => continue,
                 (_, "fdstat") => format!("filetype={} flags={}", le(b, fdstat::FILETYPE), le(b, fdstat::FLAGS)),
                 (_, "filestat") => {
@@ -184,6 +249,22 @@ fn seen(call: &Call, fds: &mut Fds) -> Seen {
             events.sort();
             outputs.push(format!("events=[{}]", events.join(" ")));
         }
+    }
+    if call.errno == Some(0) {
+        match f.name {
+            "fd_close" => fds.closed(arg(0)),
+            "fd_renumber" => fds.renumbered(arg(0), arg(1)),
+            _ => {}
+        }
+    }
+    let on_stdio = f.params.first().is_some_and(|p| matches!(p.ty, ParamType::Fd)) && arg(0) <= 2;
+    if on_stdio && STDIO_DEPENDENT.contains(&f.name) && call.errno.is_some() {
+        return Seen {
+            function: f.name.to_owned(),
+            args,
+            errno: "(stdio: what the host attached)".into(),
+            outputs: Vec::new(),
+        };
     }
     Seen { function: f.name.to_owned(), args, errno: call.errno_text(), outputs }
 }

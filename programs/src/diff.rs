@@ -207,13 +207,17 @@ impl DiffReport {
             r.elapsed_ms
         ));
         for d in &self.runtimes {
-            s.push_str(&format!("\n{}: {:?} — {} after {} calls ({} ms)\n", d.runtime, d.verdict, d.ending, d.calls, d.elapsed_ms));
+            s.push_str(&format!(
+                "\n{}: {:?} — {} after {} calls ({} ms)\n",
+                d.runtime, d.verdict, d.ending, d.calls, d.elapsed_ms
+            ));
             if let Some(v) = &d.divergence {
                 s.push_str(&format!("  first diverging call: #{}\n", v.index + 1));
                 for (k, c) in v.before.iter().enumerate() {
                     s.push_str(&format!("    #{:<5} {c}\n", v.index - v.before.len() + k + 1));
                 }
-                let show = |c: &Option<Seen>| c.as_ref().map(|c| c.to_string()).unwrap_or_else(|| "(no more calls)".into());
+                let show =
+                    |c: &Option<Seen>| c.as_ref().map(|c| c.to_string()).unwrap_or_else(|| "(no more calls)".into());
                 s.push_str(&format!("  expected #{:<4} {}\n", v.index + 1, show(&v.expected)));
                 s.push_str(&format!("  observed #{:<4} {}\n", v.index + 1, show(&v.observed)));
             }

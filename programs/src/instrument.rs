@@ -12,8 +12,7 @@
 use wasi_conform_abi::{function, Function, MODULE};
 use wasm_encoder::reencode::{self, Reencode};
 use wasm_encoder::{
-    CodeSection, ConstExpr, EntityType, FunctionSection, GlobalSection, GlobalType, ImportSection, TypeSection,
-    ValType,
+    CodeSection, ConstExpr, EntityType, FunctionSection, GlobalSection, GlobalType, ImportSection, TypeSection, ValType,
 };
 use wasmparser::{Payload, TypeRef};
 
@@ -149,10 +148,8 @@ fn shape(wasm: &[u8]) -> Result<Shape, InstrumentError> {
     }
     for (f, ty) in &s.func_imports {
         let Some(f) = f else { continue };
-        let want: (Vec<ValType>, Vec<ValType>) = (
-            f.core_params().into_iter().map(core).collect(),
-            f.core_results().iter().copied().map(core).collect(),
-        );
+        let want: (Vec<ValType>, Vec<ValType>) =
+            (f.core_params().into_iter().map(core).collect(), f.core_results().iter().copied().map(core).collect());
         if s.func_types.get(*ty as usize).cloned().flatten() != Some(want) {
             return Err(InstrumentError::Signature(f.name.to_owned()));
         }
@@ -268,10 +265,8 @@ impl Reencode for Rewrite {
     ) -> Result<(), reencode::Error<InstrumentError>> {
         use wasm_encoder::SectionId as S;
         // A module without globals gets a global section where it belongs.
-        let past_globals = matches!(
-            before,
-            None | Some(S::Export | S::Start | S::Element | S::DataCount | S::Code | S::Data)
-        );
+        let past_globals =
+            matches!(before, None | Some(S::Export | S::Start | S::Element | S::DataCount | S::Code | S::Data));
         if !self.globals_written && past_globals {
             let mut globals = GlobalSection::new();
             self.append_globals(&mut globals);
@@ -334,11 +329,7 @@ pub fn instrument(wasm: &[u8]) -> Result<Instrumented, InstrumentError> {
         })
         .collect();
 
-    let ix = Indices {
-        fd_write: fd_write_import.map(|i| i as u32).unwrap_or(nimports),
-        helpers,
-        globals: s.globals,
-    };
+    let ix = Indices { fd_write: fd_write_import.map(|i| i as u32).unwrap_or(nimports), helpers, globals: s.globals };
     let mut new_funcs: Vec<u32> = wrapped.iter().map(|(i, _)| s.func_imports[*i as usize].1).collect();
     new_funcs.extend(&helper_types);
     let mut new_bodies: Vec<wasm_encoder::Function> = wrapped.iter().map(|(i, f)| ix.shim(f, *i)).collect();

@@ -12,6 +12,8 @@
 use wasi_conform_abi::{CoreType, Function, Returns};
 use wasm_encoder::{BlockType, Function as Body, Instruction as I, MemArg, ValType};
 
+use wasi_conform_suite::compile::asm::write_all;
+
 use crate::frame::*;
 use crate::regions::{regions, Region, MAX_PATH, MAX_REGION};
 
@@ -216,52 +218,11 @@ impl Indices {
             I::LocalGet(w),
             I::I32Load(mem(CIOVECS + 4, 0)),
             I::LocalSet(len),
-            I::Block(BlockType::Empty),
-            I::Loop(BlockType::Empty),
-            I::LocalGet(len),
-            I::I32Eqz,
-            I::BrIf(1),
-            I::I32Const(0),
-            I::LocalGet(ptr),
-            I::I32Store(mem(PARTIAL, 0)),
-            I::I32Const(0),
-            I::LocalGet(len),
-            I::I32Store(mem(PARTIAL + 4, 0)),
-            I::I32Const(2),
-            I::I32Const(PARTIAL as i32),
-            I::I32Const(1),
-            I::I32Const(NWRITTEN as i32),
-            I::Call(self.fd_write),
-            I::If(BlockType::Empty),
-            I::Return,
-            I::End,
-            I::I32Const(0),
-            I::I32Load(mem(NWRITTEN, 0)),
-            I::LocalTee(w),
-            I::I32Eqz,
-            I::If(BlockType::Empty),
-            I::Return,
-            I::End,
-            I::LocalGet(ptr),
-            I::LocalGet(w),
-            I::I32Add,
-            I::LocalSet(ptr),
-            I::LocalGet(len),
-            I::LocalGet(w),
-            I::I32Sub,
-            I::LocalSet(len),
-            I::Br(0),
-            I::End,
-            I::End,
-            I::LocalGet(i),
-            I::I32Const(1),
-            I::I32Add,
-            I::LocalSet(i),
-            I::Br(0),
-            I::End,
-            I::End,
         ];
-        body(vec![(6, ValType::I32)], &ins)
+        let tail = [I::LocalGet(i), I::I32Const(1), I::I32Add, I::LocalSet(i), I::Br(0), I::End, I::End];
+        let write = write_all(self.fd_write, PARTIAL, NWRITTEN, (ptr, len, w), I::Return);
+        let all: Vec<I> = ins.iter().chain(&write).chain(&tail).cloned().collect();
+        body(vec![(6, ValType::I32)], &all)
     }
 
     /// The shim of an import of `f` whose real index is `real`.
@@ -269,8 +230,7 @@ impl Indices {
         let core = f.core_params();
         let nparams = core.len() as u32;
         let (r, rem, p, l) = (nparams, nparams + 1, nparams + 2, nparams + 3);
-        let call_through: Vec<I> =
-            (0..nparams).map(I::LocalGet).chain([I::Call(real)]).collect();
+        let call_through: Vec<I> = (0..nparams).map(I::LocalGet).chain([I::Call(real)]).collect();
         let store_args = |ins: &mut Vec<I<'static>>| {
             for (i, t) in core.iter().enumerate() {
                 ins.extend([I::I32Const(0), I::LocalGet(i as u32)]);
@@ -337,7 +297,15 @@ impl Indices {
         let min_u = |ins: &mut Vec<I<'static>>, other: I<'static>| {
             // if other < l { l = other } (an `if`, not `select`: wasmi 2.0 computes
             // `l = select(l, …)` wrongly after `l = call …`; see the README)
-            ins.extend([other.clone(), I::LocalGet(l), I::I32LtU, I::If(BlockType::Empty), other, I::LocalSet(l), I::End]);
+            ins.extend([
+                other.clone(),
+                I::LocalGet(l),
+                I::I32LtU,
+                I::If(BlockType::Empty),
+                other,
+                I::LocalSet(l),
+                I::End,
+            ]);
         };
         match *region {
             Region::Str { ptr, len, .. } => {
@@ -352,9 +320,8 @@ impl Indices {
                 }
                 ins.extend([I::I32Const(0), I::LocalSet(p), I::I32Const(0), I::LocalSet(l)]);
                 ins.extend([I::I32Const(k as i32), local(count), I::I32LtU, I::If(BlockType::Empty)]);
-                let entry = |field: u32| {
-                    [local(array), I::I32Const((8 * k + field) as i32), I::I32Add, self.helper(U32_AT)]
-                };
+                let entry =
+                    |field: u32| [local(array), I::I32Const((8 * k + field) as i32), I::I32Add, self.helper(U32_AT)];
                 ins.extend(entry(0));
                 ins.push(I::LocalSet(p));
                 ins.extend(entry(4));

@@ -75,7 +75,9 @@ pub fn install_dir() -> PathBuf {
 impl ProgramFile {
     /// The program's short name: its file stem.
     pub fn load_all(dir: &Path) -> Result<Vec<(String, ProgramFile)>, WorkloadError> {
-        let read = |path: &Path| std::fs::read_to_string(path).map_err(|source| WorkloadError::Read { path: path.to_owned(), source });
+        let read = |path: &Path| {
+            std::fs::read_to_string(path).map_err(|source| WorkloadError::Read { path: path.to_owned(), source })
+        };
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|source| WorkloadError::Read { path: dir.to_owned(), source })?
             .flatten()

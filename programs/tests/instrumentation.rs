@@ -141,9 +141,12 @@ fn main() -> std::process::ExitCode {
         }));
         for rt in registry::all().expect("the registry") {
             let name = rt.name();
-            trials.push(needs_runtime(format!("instrument/{name}/same-with-and-without-shims"), name, &rt.availability(), move || {
-                same_with_and_without_shims(name)
-            }));
+            trials.push(needs_runtime(
+                format!("instrument/{name}/same-with-and-without-shims"),
+                name,
+                &rt.availability(),
+                move || same_with_and_without_shims(name),
+            ));
         }
         trials
     })

@@ -20,7 +20,13 @@ use wasi_conform_runners::{registry, Availability};
 type Baselines = Arc<Mutex<BTreeMap<String, Arc<OnceLock<Result<Baseline, String>>>>>>;
 
 /// The reference's run of a workload, made once and shared by its trials.
-fn base_of(cache: &Baselines, key: &str, p: &ProgramFile, w: &Workload, wasm: &Arc<Vec<u8>>) -> Result<Baseline, String> {
+fn base_of(
+    cache: &Baselines,
+    key: &str,
+    p: &ProgramFile,
+    w: &Workload,
+    wasm: &Arc<Vec<u8>>,
+) -> Result<Baseline, String> {
     let cell = cache.lock().unwrap().entry(key.to_owned()).or_default().clone();
     cell.get_or_init(|| {
         let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -31,14 +37,50 @@ fn base_of(cache: &Baselines, key: &str, p: &ProgramFile, w: &Workload, wasm: &A
     .clone()
 }
 
+/// The difference in one line: the first diverging call (reference vs runtime), else the
+/// ending, the output or the files.
 fn describe(d: &RuntimeDiff) -> String {
-    let first = d.divergence.as_ref().and_then(|v| v.observed.as_ref().or(v.expected.as_ref()));
-    format!(
-        "verdict {:?}, ending {}, first diverging call: {}",
-        d.verdict,
-        d.ending,
-        first.map(|c| c.to_string()).unwrap_or_else(|| "none".into())
-    )
+    let show = |c: &Option<wasi_conform_programs::compare::Seen>| {
+        c.as_ref().map(|c| c.to_string()).unwrap_or_else(|| "no more calls".into())
+    };
+    if let Some(v) = &d.divergence {
+        return format!(
+            "call #{}: the reference makes `{}`, {} makes `{}`",
+            v.index + 1,
+            show(&v.expected),
+            d.runtime,
+            show(&v.observed)
+        );
+    }
+    if let Some((e, o)) = &d.ending_differs {
+        return format!("the same calls, but the reference ends with {e}, {} with {o}", d.runtime);
+    }
+    let mut what = Vec::new();
+    if d.stdout_differs {
+        what.push("stdout".to_owned());
+    }
+    if d.stderr_differs {
+        what.push("stderr".to_owned());
+    }
+    what.extend(d.tree_differences.iter().take(3).cloned());
+    format!("the same calls and ending, but {} differ ({:?})", what.join(", "), d.verdict)
+}
+
+/// `BLESS=1`: appends an entry for an unlisted difference to the runtime's expectation
+/// file, its reason the difference as observed (to be reviewed like any entry).
+fn bless(runtime: &str, key: &str, verdict: &str, first: &str, reason: &str) {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap();
+    let path = programs_dir().join("expectations").join(format!("{runtime}.toml"));
+    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        format!("# Known differences of {runtime} on the real-program workloads (programs/workloads/): one entry per\n# workload, with the verdict `diff` gives, the function of the first diverging call, and why.\n")
+    });
+    let reason = reason.replace('\\', "\\\\").replace('"', "\\\"");
+    text.push_str(&format!(
+        "\n[[difference]]\nworkload = \"{key}\"\nverdict = \"{verdict}\"\nfirst = \"{first}\"\nreason = \"{reason}\"\n"
+    ));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
 }
 
 fn main() -> std::process::ExitCode {
@@ -53,12 +95,10 @@ fn main() -> std::process::ExitCode {
             for w in &p.workloads {
                 let key = format!("{pname}/{}", w.name);
                 let Some(wasm) = wasm.clone() else {
-                    let why = format!(
-                        "{} is not installed ({}): run `programs/install.sh`",
-                        p.package,
-                        path.display()
-                    );
-                    for rt in std::iter::once("reference").chain(runtimes.iter().map(|r| r.name()).filter(|n| *n != "reference")) {
+                    let why = format!("{} is not installed ({}): run `programs/install.sh`", p.package, path.display());
+                    for rt in std::iter::once("reference")
+                        .chain(runtimes.iter().map(|r| r.name()).filter(|n| *n != "reference"))
+                    {
                         let name = format!("workloads/{key}/{rt}");
                         trials.push(match missing_under_ci(&p.package, &why) {
                             Some(e) => Trial::test(name, move || Err(e.into())),
@@ -77,7 +117,12 @@ fn main() -> std::process::ExitCode {
                         let (o, t) = b.run.outcome.as_ref().expect("the reference ran");
                         assert!(t.malformed.is_empty(), "{:?}", t.malformed);
                         assert!(!t.calls.is_empty(), "no call traced");
-                        assert_eq!(o.ending.to_string(), format!("exit {}", w.exit), "stderr: {}", String::from_utf8_lossy(&t.stderr));
+                        assert_eq!(
+                            o.ending.to_string(),
+                            format!("exit {}", w.exit),
+                            "stderr: {}",
+                            String::from_utf8_lossy(&t.stderr)
+                        );
                         if let Some(want) = &w.stdout {
                             assert_eq!(&String::from_utf8_lossy(&t.stdout), want);
                         }
@@ -98,12 +143,15 @@ fn main() -> std::process::ExitCode {
                         let first = d
                             .divergence
                             .as_ref()
-                            .and_then(|v| v.expected.as_ref().or(v.observed.as_ref()))
+                                            .and_then(|v| v.observed.as_ref().or(v.expected.as_ref()))
                             .map(|c| c.function.clone())
                             .unwrap_or_else(|| "none".into());
                         let verdict = serde_json::to_value(&d.verdict).unwrap().as_str().unwrap_or_default().to_owned();
                         match (&entry, d.verdict == Verdict::Agrees) {
                             (None, true) => {}
+                            (None, false) if std::env::var_os("BLESS").is_some() => {
+                                bless(name, &key, &verdict, &first, &describe(&d))
+                            }
                             (None, false) => panic!(
                                 "{name} differs from the reference on {key}: {}\nadd to programs/expectations/{name}.toml:\n[[difference]]\nworkload = \"{key}\"\nverdict = \"{verdict}\"\nfirst = \"{first}\"\nreason = \"TODO\"",
                                 describe(&d)

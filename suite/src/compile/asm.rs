@@ -1,16 +1,17 @@
-//! Small instruction sequences the compiler's parts share: memory arguments, value types,
-//! writing a whole buffer to fd 2, comparing bytes.
+//! Small instruction sequences the compiler's parts share, and that other generators of
+//! preview1 code (the fuzzer's interpreter, the tracing shims of `wasi-conform-programs`)
+//! reuse: memory arguments, value types, writing a whole buffer to fd 2, comparing bytes.
 
 use wasi_conform_abi::CoreType;
 use wasm_encoder::{BlockType, Instruction as I, MemArg, ValType};
 
 /// A memory argument on memory 0.
-pub(super) fn mem(offset: u64, align: u32) -> MemArg {
+pub fn mem(offset: u64, align: u32) -> MemArg {
     MemArg { offset, align, target: wasm_encoder::MemArgTarget::Memory(0), ordering: None }
 }
 
 /// The wasm value type of a core type of the function table.
-pub(super) fn val(t: CoreType) -> ValType {
+pub fn val(t: CoreType) -> ValType {
     match t {
         CoreType::I32 => ValType::I32,
         CoreType::I64 => ValType::I64,
@@ -21,7 +22,7 @@ pub(super) fn val(t: CoreType) -> ValType {
 /// scratch local, `scratch` 8 bytes for the iovec, `nwritten` 4 bytes. On an error or a
 /// write of nothing (fd 2 closed or full) it runs `stop` (e.g. `return`, or a branch out of
 /// the enclosing loops) from inside an `if` block.
-pub(super) fn write_all(
+pub fn write_all(
     fd_write: u32,
     scratch: u32,
     nwritten: u32,
@@ -71,7 +72,7 @@ pub(super) fn write_all(
 
 /// Compares `n` bytes at the addresses in locals `a` and `b` (local `i`, zero at entry,
 /// counts): `return 0` at the first difference, fall through when all are equal.
-pub(super) fn compare_bytes(a: u32, b: u32, n: u32, i: u32) -> [I<'static>; 26] {
+pub fn compare_bytes(a: u32, b: u32, n: u32, i: u32) -> [I<'static>; 26] {
     [
         I::Block(BlockType::Empty),
         I::Loop(BlockType::Empty),

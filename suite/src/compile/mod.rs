@@ -30,7 +30,7 @@
 //! checks of [`TraceSink::SelfCheck`]; [`module`] puts the sections together; [`asm`] holds
 //! the small instruction sequences they share.
 
-mod asm;
+pub mod asm;
 mod dirent;
 mod frame;
 mod imports;
