@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use wasi_conform_programs::diff::{diff, Verdict};
 use wasi_conform_programs::program::{Dir, Program};
-use wasi_conform_runners::{matrix, registry};
+use wasi_conform_runners::{matrix, registry, Availability};
 
 #[derive(Args)]
 pub struct DiffArgs {
@@ -36,6 +36,10 @@ pub struct DiffArgs {
     /// Runs at once (default: the number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Also run each runtime on the module without the shims, and print both times: the
+    /// tracing overhead.
+    #[arg(long)]
+    pub overhead: bool,
     /// Also write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -63,6 +67,22 @@ pub fn run(a: DiffArgs) -> Result<ExitCode> {
     if let Some(path) = &a.json {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if a.overhead {
+        println!("\ntracing overhead (wall time of one run, traced / plain):");
+        let reference_and_all = std::iter::once(&reference).chain(runtimes.iter());
+        for rt in reference_and_all {
+            let traced = if rt.name() == report.reference.runtime {
+                Some(report.reference.elapsed_ms)
+            } else {
+                report.runtimes.iter().find(|d| d.runtime == rt.name()).map(|d| d.elapsed_ms)
+            };
+            if let (Some(traced), Availability::Available) = (traced, rt.availability()) {
+                let case = program.case(program.wasm.clone())?;
+                let plain = wasi_conform_runners::execute(rt.as_ref(), &case);
+                println!("  {:<10} {traced:>7} ms / {:>7} ms", rt.name(), plain.elapsed.as_millis());
+            }
+        }
     }
     let all_agree = report.runtimes.iter().all(|d| matches!(d.verdict, Verdict::Agrees | Verdict::NotAvailable));
     Ok(if all_agree { ExitCode::SUCCESS } else { ExitCode::from(1) })
