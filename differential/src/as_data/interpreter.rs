@@ -29,10 +29,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use wasi_conform_abi::{CoreType, Returns, FUNCTIONS, MODULE};
+use wasi_conform_suite::compile::asm::{mem, val};
+use wasi_conform_suite::compile::scan::match_body;
 use wasi_conform_suite::trace::{MAX_NAME, MAX_SCAN, SCAN_ENTRY, TRACE_BASE};
 use wasm_encoder::{
     BlockType, CodeSection, EntityType, ExportKind, ExportSection, Function as Body, FunctionSection, ImportSection,
-    Instruction as I, MemArg, MemorySection, MemoryType, Module, TypeSection, ValType,
+    Instruction as I, MemorySection, MemoryType, Module, TypeSection, ValType,
 };
 
 /// Linear memory, in 64 KiB pages: what a compiled generated program has (its data ends
@@ -65,17 +67,6 @@ pub const COMMAND_HEAD: u32 = 16;
 pub const OPERAND: u32 = 16;
 /// No errno to store (the function does not return).
 pub const NO_ERRNO: u32 = u32::MAX;
-
-fn mem(offset: u64, align: u32) -> MemArg {
-    MemArg { offset, align, target: wasm_encoder::MemArgTarget::Memory(0), ordering: None }
-}
-
-fn val(t: CoreType) -> ValType {
-    match t {
-        CoreType::I32 => ValType::I32,
-        CoreType::I64 => ValType::I64,
-    }
-}
 
 /// The interpreter's bytes, importing every function (built on first use).
 pub fn module() -> Arc<Vec<u8>> {
@@ -249,80 +240,6 @@ fn call_body(operand_fn: u32, index: &[Option<u32>]) -> Body {
     }
     // An index outside the table: nothing (the encoder never writes one).
     body(vec![], &ins)
-}
-
-/// `$match(p, l, q, m) -> i32`: is the runtime's preopen name `p[..l]` the fixture name
-/// `q[..m]`, ignoring one leading `/` or `./` and one trailing `/` of `p`? The same rule as
-/// a compiled scenario's.
-fn match_body() -> Body {
-    let (p, l, q, m, i) = (0, 1, 2, 3, 4);
-    let strip = |ins: &mut Vec<I>, cond: Vec<I<'static>>, by: i32, advance: bool| {
-        ins.extend(cond);
-        ins.push(I::If(BlockType::Empty));
-        if advance {
-            ins.extend([I::LocalGet(p), I::I32Const(by), I::I32Add, I::LocalSet(p)]);
-        }
-        ins.extend([I::LocalGet(l), I::I32Const(by), I::I32Sub, I::LocalSet(l), I::End]);
-    };
-    let mut ins = Vec::new();
-    // leading "./"
-    ins.extend([I::LocalGet(l), I::I32Const(2), I::I32GeU, I::If(BlockType::Empty)]);
-    strip(&mut ins, vec![I::LocalGet(p), I::I32Load16U(mem(0, 0)), I::I32Const(0x2f2e), I::I32Eq], 2, true);
-    ins.push(I::End);
-    // leading "/"
-    ins.extend([I::LocalGet(l), I::If(BlockType::Empty)]);
-    strip(&mut ins, vec![I::LocalGet(p), I::I32Load8U(mem(0, 0)), I::I32Const(b'/' as i32), I::I32Eq], 1, true);
-    ins.push(I::End);
-    // trailing "/"
-    ins.extend([I::LocalGet(l), I::If(BlockType::Empty)]);
-    strip(
-        &mut ins,
-        vec![
-            I::LocalGet(p),
-            I::LocalGet(l),
-            I::I32Add,
-            I::I32Const(1),
-            I::I32Sub,
-            I::I32Load8U(mem(0, 0)),
-            I::I32Const(b'/' as i32),
-            I::I32Eq,
-        ],
-        1,
-        false,
-    );
-    ins.push(I::End);
-    ins.extend([I::LocalGet(l), I::LocalGet(m), I::I32Ne, I::If(BlockType::Empty), I::I32Const(0), I::Return, I::End]);
-    // byte by byte
-    ins.extend([
-        I::Block(BlockType::Empty),
-        I::Loop(BlockType::Empty),
-        I::LocalGet(i),
-        I::LocalGet(l),
-        I::I32GeU,
-        I::BrIf(1),
-        I::LocalGet(p),
-        I::LocalGet(i),
-        I::I32Add,
-        I::I32Load8U(mem(0, 0)),
-        I::LocalGet(q),
-        I::LocalGet(i),
-        I::I32Add,
-        I::I32Load8U(mem(0, 0)),
-        I::I32Ne,
-        I::If(BlockType::Empty),
-        I::I32Const(0),
-        I::Return,
-        I::End,
-        I::LocalGet(i),
-        I::I32Const(1),
-        I::I32Add,
-        I::LocalSet(i),
-        I::Br(0),
-        I::End,
-        I::End,
-        I::I32Const(1),
-    ]);
-    body(vec![(1, ValType::I32)], &ins)
 }
 
 /// `_start`: the preopen scan, then the command loop.

@@ -37,7 +37,7 @@ mod imports;
 mod lower;
 pub mod memory_map;
 mod module;
-mod scan;
+pub mod scan;
 pub mod self_check;
 
 use std::sync::Arc;

@@ -1,7 +1,8 @@
 //! The preopen scan at the start of `_start`, as wasi-libc does it: walk
 //! `fd_prestat_get(3..)` until the first error, read each name with
 //! `fd_prestat_dir_name`, record every preopen in the scan table (see [`crate::trace`]),
-//! and bind each fixture preopen whose name matches to its slot.
+//! and bind each fixture preopen whose name matches to its slot. [`match_body`] is public:
+//! the fuzzer's interpreter module matches preopen names by the same rule.
 
 use wasi_conform_abi::layout::prestat;
 use wasm_encoder::{BlockType, Function as Body, Instruction as I, ValType};
@@ -124,7 +125,7 @@ impl Compiler {
 
 /// `$match(p, l, q, m) -> i32`: is the runtime's preopen name `p[..l]` the fixture name
 /// `q[..m]`, ignoring one leading `/` or `./` and one trailing `/` of `p`?
-pub(super) fn match_body() -> Body {
+pub fn match_body() -> Body {
     let (p, l, q, m, i) = (0, 1, 2, 3, 4);
     let mut b = Body::new(vec![(1, ValType::I32)]);
     let ins = [
