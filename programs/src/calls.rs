@@ -5,6 +5,8 @@
 use wasi_conform_abi::{Errno, Function, FUNCTIONS};
 use wasi_conform_case::frames::extract_call_frames;
 
+use wasi_conform_suite::trace::u32_at;
+
 use crate::frame::*;
 use crate::regions::{regions, Region};
 
@@ -52,10 +54,6 @@ pub struct Traced {
     pub stderr: Vec<u8>,
     /// Frames that could not be decoded (should be none), with why.
     pub malformed: Vec<String>,
-}
-
-fn u32_at(b: &[u8], at: u32) -> Option<u32> {
-    b.get(at as usize..at as usize + 4).map(|s| u32::from_le_bytes(s.try_into().expect("4 bytes")))
 }
 
 /// Decodes one frame payload (the bytes after the envelope header).

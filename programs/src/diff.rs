@@ -85,7 +85,29 @@ pub fn run_traced(rt: &dyn Runtime, program: &Program, module: &Arc<Vec<u8>>) ->
     Ok((outcome, traced))
 }
 
+impl RuntimeDiff {
+    /// A run with nothing observed yet.
+    fn empty(runtime: &str, verdict: Verdict, ending: String) -> RuntimeDiff {
+        RuntimeDiff {
+            runtime: runtime.to_owned(),
+            verdict,
+            ending,
+            elapsed_ms: 0,
+            calls: 0,
+            divergence: None,
+            ending_differs: None,
+            stdout_differs: false,
+            stderr_differs: false,
+            tree_differences: Vec::new(),
+            escaped: Vec::new(),
+            malformed_frames: Vec::new(),
+            outcome: None,
+        }
+    }
+}
+
 fn summary(rt: &str, outcome: Outcome, traced: Traced) -> RuntimeDiff {
+    let ending = outcome.ending.to_string();
     let (verdict, escaped) = match (&outcome.canaries, &outcome.ending) {
         (Canaries::Changed(c), _) => (Verdict::Escape, c.clone()),
         (_, Ending::Crash(_)) => (Verdict::Crash, Vec::new()),
@@ -93,19 +115,12 @@ fn summary(rt: &str, outcome: Outcome, traced: Traced) -> RuntimeDiff {
         _ => (Verdict::Agrees, Vec::new()),
     };
     RuntimeDiff {
-        runtime: rt.to_owned(),
-        verdict,
-        ending: outcome.ending.to_string(),
         elapsed_ms: outcome.elapsed.as_millis(),
         calls: traced.calls.len(),
-        divergence: None,
-        ending_differs: None,
-        stdout_differs: false,
-        stderr_differs: false,
-        tree_differences: Vec::new(),
         escaped,
         malformed_frames: traced.malformed.clone(),
         outcome: Some((outcome, traced)),
+        ..RuntimeDiff::empty(rt, verdict, ending)
     }
 }
 
@@ -153,21 +168,7 @@ pub fn baseline(program: &Program, reference: &dyn Runtime) -> Result<Baseline, 
 /// Runs the program on `rt` and compares the run with the baseline.
 pub fn against(base: &Baseline, program: &Program, rt: &dyn Runtime) -> Result<RuntimeDiff, DiffError> {
     if let Availability::NotAvailable(why) = rt.availability() {
-        return Ok(RuntimeDiff {
-            runtime: rt.name().to_owned(),
-            verdict: Verdict::NotAvailable,
-            ending: why,
-            elapsed_ms: 0,
-            calls: 0,
-            divergence: None,
-            ending_differs: None,
-            stdout_differs: false,
-            stderr_differs: false,
-            tree_differences: Vec::new(),
-            escaped: Vec::new(),
-            malformed_frames: Vec::new(),
-            outcome: None,
-        });
+        return Ok(RuntimeDiff::empty(rt.name(), Verdict::NotAvailable, why));
     }
     let (o, t) = run_traced(rt, program, &base.module)?;
     let mut d = summary(rt.name(), o, t);

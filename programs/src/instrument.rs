@@ -16,6 +16,8 @@ use wasm_encoder::{
 };
 use wasmparser::{Payload, TypeRef};
 
+use wasi_conform_suite::compile::asm::val as val_of;
+
 use crate::shim::{Indices, HELPERS, SAVED_GLOBALS};
 
 /// Why a module could not be instrumented.
@@ -67,13 +69,6 @@ fn val(t: wasmparser::ValType) -> Option<ValType> {
         wasmparser::ValType::I32 => Some(ValType::I32),
         wasmparser::ValType::I64 => Some(ValType::I64),
         _ => None,
-    }
-}
-
-fn core(t: wasi_conform_abi::CoreType) -> ValType {
-    match t {
-        wasi_conform_abi::CoreType::I32 => ValType::I32,
-        wasi_conform_abi::CoreType::I64 => ValType::I64,
     }
 }
 
@@ -149,7 +144,7 @@ fn shape(wasm: &[u8]) -> Result<Shape, InstrumentError> {
     for (f, ty) in &s.func_imports {
         let Some(f) = f else { continue };
         let want: (Vec<ValType>, Vec<ValType>) =
-            (f.core_params().into_iter().map(core).collect(), f.core_results().iter().copied().map(core).collect());
+            (f.core_params().into_iter().map(val_of).collect(), f.core_results().iter().copied().map(val_of).collect());
         if s.func_types.get(*ty as usize).cloned().flatten() != Some(want) {
             return Err(InstrumentError::Signature(f.name.to_owned()));
         }

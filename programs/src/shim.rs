@@ -12,7 +12,7 @@
 use wasi_conform_abi::{CoreType, Function, Returns};
 use wasm_encoder::{BlockType, Function as Body, Instruction as I, MemArg, ValType};
 
-use wasi_conform_suite::compile::asm::write_all;
+use wasi_conform_suite::compile::asm::{self, write_all};
 
 use crate::frame::*;
 use crate::regions::{regions, Region, MAX_PATH, MAX_REGION};
@@ -48,7 +48,7 @@ const U32_AT: u32 = 4;
 const SAVE: u32 = 5;
 
 fn mem(offset: u32, align: u32) -> MemArg {
-    MemArg { offset: offset as u64, align, target: wasm_encoder::MemArgTarget::Memory(0), ordering: None }
+    asm::mem(offset.into(), align)
 }
 
 fn body(locals: Vec<(u32, ValType)>, ins: &[I<'_>]) -> Body {
