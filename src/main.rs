@@ -9,6 +9,7 @@ mod bench_fuzz;
 mod bench_run;
 mod cli_diff;
 mod cli_fuzz;
+mod cli_record;
 mod cli_run;
 mod coverage;
 mod report;
@@ -62,6 +63,9 @@ enum Command {
     /// Run a real preview1 program, traced, on the reference and every runtime, and show
     /// where each one first departs from the reference.
     Diff(cli_diff::DiffArgs),
+    /// Write a real program's traced run as a scenario (`--out FILE.yaml`); with
+    /// `--minimise RUNTIME`, the smallest one that still shows that runtime's divergence.
+    Record(cli_record::RecordArgs),
     /// Write the scenarios as wasi-testsuite tests (`--wasi-testsuite DIR`).
     Export(wasi_testsuite::export::ExportArgs),
     /// Run every runtime over the suite and write the compatibility report (HTML,
@@ -153,6 +157,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Generate(args) => coverage::generate(args),
         Command::Fuzz(args) => cli_fuzz::run(args),
         Command::Diff(args) => cli_diff::run(args),
+        Command::Record(args) => cli_record::run(args),
         Command::Export(args) => wasi_testsuite::export::run(args),
         Command::Report(args) => report::run(args),
     }

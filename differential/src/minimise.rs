@@ -1,10 +1,13 @@
 //! Minimisation: shrink a program while the divergence it shows keeps its signature.
 //!
 //! Passes, repeated until nothing shrinks or the budget of oracle runs is spent: cut the
-//! steps after the diverging one, drop single steps (never one whose binding a later step
-//! uses), drop fixture entries, stdin and env, then simplify arguments (clear flag bits one
+//! steps after the diverging one, drop runs of steps, halves first, down to single steps
+//! (never a run whose binding a later step uses), drop fixture entries the same way, then
+//! stdin and env, then simplify arguments (clear flag bits one
 //! at a time, drop iovecs and path components). Each candidate is compiled and run on the
 //! reference and the signature's runtimes only.
+
+use std::ops::Range;
 
 use wasi_conform_abi::ParamType;
 use wasi_conform_suite::compile;
@@ -32,6 +35,17 @@ pub fn diverging_step(oracle: &Oracle, s: &Scenario, sig: &Signature) -> Option<
 
 /// Shrinks `program` while it reproduces `sig`, spending at most `budget` oracle runs.
 pub fn minimise(oracle: &Oracle, program: &Scenario, sig: &Signature, budget: usize) -> Scenario {
+    minimise_counting(oracle, program, sig, budget, &std::cell::Cell::new(0))
+}
+
+/// [`minimise`], adding the oracle runs it spends to `runs`.
+pub fn minimise_counting(
+    oracle: &Oracle,
+    program: &Scenario,
+    sig: &Signature,
+    budget: usize,
+    runs: &std::cell::Cell<usize>,
+) -> Scenario {
     let mut best = program.clone();
     let mut spent = 0usize;
     let attempt = |cand: &Scenario, spent: &mut usize| -> bool {
@@ -39,6 +53,7 @@ pub fn minimise(oracle: &Oracle, program: &Scenario, sig: &Signature, budget: us
             return false;
         }
         *spent += 1;
+        runs.set(runs.get() + 1);
         reproduces(oracle, cand, sig)
     };
     if let Some(k) = diverging_step(oracle, &best, sig) {
@@ -50,32 +65,40 @@ pub fn minimise(oracle: &Oracle, program: &Scenario, sig: &Signature, budget: us
     }
     loop {
         let before = size(&best);
-        // Steps, last first.
-        let mut i = best.steps.len();
-        while i > 0 {
-            i -= 1;
-            if best.steps.len() == 1 || binding_used_later(&best, i) {
-                continue;
-            }
-            let mut cand = best.clone();
-            cand.steps.remove(i);
-            if attempt(&cand, &mut spent) {
-                best = cand;
-            }
-        }
-        // Fixture entries.
-        let paths: Vec<String> =
-            best.fixture.preopens.first().map(|p| p.tree.keys().cloned().collect()).unwrap_or_default();
-        for p in paths {
-            let mut cand = best.clone();
-            let tree = &mut cand.fixture.preopens[0].tree;
-            tree.remove(&p);
-            let files: Vec<String> =
-                tree.iter().filter(|(_, n)| matches!(n, Node::File(_))).map(|(k, _)| k.clone()).collect();
-            tree.retain(|_, n| !matches!(n, Node::Hardlink(t) if !files.contains(t)));
-            if attempt(&cand, &mut spent) {
-                best = cand;
-            }
+        // Steps: runs of steps, halves first, down to single ones (delta debugging); never a
+        // run whose binding a later step uses, never the last step.
+        shrink(
+            &mut best,
+            |s| s.steps.len(),
+            |s, range| {
+                if range.len() >= s.steps.len() || bindings_used_after(s, range.clone()) {
+                    return None;
+                }
+                let mut cand = s.clone();
+                cand.steps.drain(range);
+                Some(cand)
+            },
+            &mut |c| attempt(c, &mut spent),
+        );
+        // Fixture entries, preopen by preopen, the same way.
+        for p in 0..best.fixture.preopens.len() {
+            shrink(
+                &mut best,
+                |s| s.fixture.preopens[p].tree.len(),
+                |s, range| {
+                    let mut cand = s.clone();
+                    let tree = &mut cand.fixture.preopens[p].tree;
+                    let gone: Vec<String> = tree.keys().skip(range.start).take(range.len()).cloned().collect();
+                    for k in &gone {
+                        tree.remove(k);
+                    }
+                    let files: Vec<String> =
+                        tree.iter().filter(|(_, n)| matches!(n, Node::File(_))).map(|(k, _)| k.clone()).collect();
+                    tree.retain(|_, n| !matches!(n, Node::Hardlink(t) if !files.contains(t)));
+                    Some(cand)
+                },
+                &mut |c| attempt(c, &mut spent),
+            );
         }
         if !best.fixture.stdin.is_empty() {
             let mut cand = best.clone();
@@ -133,11 +156,39 @@ fn size(s: &Scenario) -> usize {
         + args
 }
 
-fn binding_used_later(s: &Scenario, i: usize) -> bool {
-    let names: Vec<&str> = s.steps[i].bind.iter().map(|b| b.name.as_str()).collect();
-    s.steps[i + 1..].iter().any(|st| {
+/// Delta debugging over a list of `len(best)` items: tries removing runs of items, the
+/// largest first (half the list), then halves of those, down to single items; `remove`
+/// builds the candidate without a run (or `None` when that run may not go), `attempt` says
+/// whether it still reproduces.
+fn shrink(
+    best: &mut Scenario,
+    len: impl Fn(&Scenario) -> usize,
+    remove: impl Fn(&Scenario, Range<usize>) -> Option<Scenario>,
+    attempt: &mut dyn FnMut(&Scenario) -> bool,
+) {
+    let mut run = (len(best) / 2).max(1);
+    loop {
+        let mut start = 0;
+        while start < len(best) {
+            let end = (start + run).min(len(best));
+            match remove(best, start..end) {
+                Some(cand) if attempt(&cand) => *best = cand,
+                _ => start = end,
+            }
+        }
+        if run == 1 {
+            return;
+        }
+        run = (run / 2).max(1);
+    }
+}
+
+/// Whether a step after `range` uses a binding a step inside it makes.
+fn bindings_used_after(s: &Scenario, range: Range<usize>) -> bool {
+    let names: Vec<&str> = s.steps[range.clone()].iter().flat_map(|st| st.bind.iter().map(|b| b.name.as_str())).collect();
+    !names.is_empty() && s.steps[range.end..].iter().any(|st| {
         st.args.iter().any(|a| match a {
-            Arg::Scalar(Scalar::Binding(b)) => names.contains(&b.as_str()),
+            Arg::Scalar(Scalar::Binding(b) | Scalar::Masked { binding: b, .. }) => names.contains(&b.as_str()),
             Arg::Subscriptions(subs) => subs.iter().any(|x| {
                 matches!(&x.kind, SubscriptionKind::FdRead(Scalar::Binding(b)) | SubscriptionKind::FdWrite(Scalar::Binding(b)) if names.contains(&b.as_str()))
             }),

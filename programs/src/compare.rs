@@ -104,7 +104,7 @@ fn text(b: &[u8]) -> String {
     }
 }
 
-fn le(b: &[u8], (_, at, size): wasi_conform_abi::layout::Field) -> u64 {
+pub(crate) fn le(b: &[u8], (_, at, size): wasi_conform_abi::layout::Field) -> u64 {
     let mut v = [0u8; 8];
     let (at, size) = (at as usize, size as usize);
     if let Some(s) = b.get(at..at + size) {

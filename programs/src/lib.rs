@@ -14,6 +14,7 @@ pub mod diff;
 pub mod frame;
 pub mod instrument;
 pub mod program;
+pub mod record;
 pub mod regions;
 pub mod shim;
 pub mod workloads;

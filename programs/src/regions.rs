@@ -2,7 +2,7 @@
 //! function table, so that the instrumenter ([`crate::shim`]) and the decoder
 //! ([`crate::calls`]) read the same list.
 //!
-//! Inputs the host reads (path strings, the first [`MAX_IOVECS`] buffers of a
+//! Inputs the host reads (path strings, an (c)iovec array's entries, the first [`MAX_IOVECS`] buffers of a
 //! `ciovec_array`, subscriptions) are recorded on every call; outputs the host writes (the
 //! result out-pointers, the filled part of an `iovec_array`, a `fd_readdir` or
 //! `path_readlink` buffer up to `bufused`, a preopen name, events) only when the call
@@ -18,6 +18,9 @@ pub const MAX_IOVECS: u32 = 4;
 pub const MAX_REGION: u32 = 1 << 20;
 /// Bytes recorded of a path string, at most.
 pub const MAX_PATH: u32 = 4096;
+/// Entries of an `iovec_array` / `ciovec_array` itself (its pointers and lengths) recorded,
+/// at most: the lengths are what [`crate::record`] needs to make the same call again.
+pub const MAX_ARRAY: u32 = 64;
 
 /// One recorded region of a call. Indices are *core* parameter indices (a string is two
 /// core parameters: pointer, length); result out-pointers follow the parameters.
@@ -32,6 +35,9 @@ pub enum Region {
     Iovec { param: usize, array: usize, count: usize, k: u32, total: usize },
     /// A buffer the host filled: all `len` bytes, or up to the result at core index `used`.
     Buffer { param: usize, ptr: usize, len: usize, used: Option<usize> },
+    /// An `iovec_array` or `ciovec_array` itself: `count` (core index) entries of 8 bytes
+    /// (buffer address, length), at most [`MAX_ARRAY`].
+    Array { param: usize, array: usize, count: usize },
     /// `poll_oneoff`'s subscriptions: `count` (core index) records of 48 bytes.
     Subscriptions { param: usize, ptr: usize, count: usize },
     /// `poll_oneoff`'s events, as many as the result at core index `count`.
@@ -43,13 +49,14 @@ pub enum Region {
 impl Region {
     /// Whether the host writes it (recorded only after `success`).
     pub fn is_output(&self) -> bool {
-        !matches!(self, Region::Str { .. } | Region::Ciovec { .. } | Region::Subscriptions { .. })
+        !matches!(self, Region::Str { .. } | Region::Array { .. } | Region::Ciovec { .. } | Region::Subscriptions { .. })
     }
 
     /// The semantic parameter it belongs to, or `None` for a result.
     pub fn param(&self) -> Option<usize> {
         match *self {
             Region::Str { param, .. }
+            | Region::Array { param, .. }
             | Region::Ciovec { param, .. }
             | Region::Iovec { param, .. }
             | Region::Buffer { param, .. }
@@ -88,10 +95,12 @@ pub fn regions(f: &Function) -> Vec<Region> {
         match p.ty {
             ParamType::Str => out.push(Region::Str { param: i, ptr: at, len: at + 1 }),
             ParamType::Ciovecs => {
+                out.push(Region::Array { param: i, array: at, count: at + 1 });
                 out.extend((0..MAX_IOVECS).map(|k| Region::Ciovec { param: i, array: at, count: at + 1, k }))
             }
             ParamType::Iovecs => {
                 let total = filled().expect("an iovec_array call reports how much it filled");
+                out.push(Region::Array { param: i, array: at, count: at + 1 });
                 out.extend((0..MAX_IOVECS).map(|k| Region::Iovec { param: i, array: at, count: at + 1, k, total }))
             }
             ParamType::Buffer if f.name == "random_get" => {}
@@ -140,9 +149,11 @@ mod tests {
     #[test]
     fn fd_read_records_the_filled_part_of_its_first_iovecs() {
         let r = regions(function("fd_read").unwrap());
-        assert_eq!(r.len(), MAX_IOVECS as usize + 1);
-        assert!(matches!(r[0], Region::Iovec { array: 1, count: 2, k: 0, total: 3, .. }));
-        assert!(r.iter().all(Region::is_output));
+        assert_eq!(r.len(), MAX_IOVECS as usize + 2);
+        assert_eq!(r[0], Region::Array { param: 1, array: 1, count: 2 });
+        assert!(!r[0].is_output(), "the array is read by the host: recorded on every call");
+        assert!(matches!(r[1], Region::Iovec { array: 1, count: 2, k: 0, total: 3, .. }));
+        assert!(r[1..].iter().all(Region::is_output));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use wasm_encoder::{BlockType, Function as Body, Instruction as I, MemArg, ValTyp
 use wasi_conform_suite::compile::asm::{self, write_all};
 
 use crate::frame::*;
-use crate::regions::{regions, Region, MAX_PATH, MAX_REGION};
+use crate::regions::{regions, Region, MAX_ARRAY, MAX_PATH, MAX_REGION};
 
 /// Globals that hold the saved scratch bytes.
 pub const SAVED_GLOBALS: u32 = SCRATCH / 8;
@@ -343,6 +343,12 @@ impl Indices {
                     min_u(ins, I::LocalGet(rem));
                 }
                 clamp_to(ins, MAX_REGION);
+            }
+            Region::Array { array, count, .. } => {
+                ins.extend([local(array), I::LocalSet(p), local(count), I::LocalSet(l)]);
+                min_u(ins, I::I32Const(MAX_ARRAY as i32));
+                ins.extend([I::LocalGet(l), I::I32Const(8), I::I32Mul, I::LocalSet(l)]);
+                clamp_to(ins, 8 * MAX_ARRAY);
             }
             Region::Subscriptions { ptr, count, .. } => {
                 ins.extend([local(ptr), I::LocalSet(p), local(count), I::LocalSet(l)]);

@@ -45,6 +45,7 @@ fn call_text(step: &Step, binding: impl Fn(&str) -> Option<u64>, bindings: Bindi
         let scalar = |v: &Scalar| match v {
             Scalar::Value(v) => *v,
             Scalar::Binding(b) => binding(b).unwrap_or(u64::MAX),
+            Scalar::Masked { binding: b, mask } => binding(b).map(|v| v & mask).unwrap_or(u64::MAX),
         };
         match (p.ty, a) {
             (_, Arg::Scalar(Scalar::Binding(b))) if bindings == Bindings::AsWritten => {
@@ -53,6 +54,13 @@ fn call_text(step: &Step, binding: impl Fn(&str) -> Option<u64>, bindings: Bindi
             (_, Arg::Scalar(Scalar::Binding(b))) => {
                 let v = binding(b).map(|v| v.to_string()).unwrap_or_else(|| "?".into());
                 let _ = write!(s, "${b}({v})");
+            }
+            (_, Arg::Scalar(Scalar::Masked { binding: b, mask })) if bindings == Bindings::AsWritten => {
+                let _ = write!(s, "${b}&{mask:#x}");
+            }
+            (_, Arg::Scalar(Scalar::Masked { binding: b, mask })) => {
+                let v = binding(b).map(|v| (v & mask).to_string()).unwrap_or_else(|| "?".into());
+                let _ = write!(s, "${b}&{mask:#x}({v})");
             }
             (ParamType::Enum(e), Arg::Scalar(v)) => s.push_str(&enum_value(e, scalar(v))),
             (ParamType::Flags(f), Arg::Scalar(v)) => s.push_str(&f.describe(scalar(v))),

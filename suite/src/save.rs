@@ -162,6 +162,7 @@ impl Writer {
         match s {
             Scalar::Value(v) => v.to_string(),
             Scalar::Binding(b) => self.binding(b),
+            Scalar::Masked { binding, mask } => format!("{{of: {}, and: {mask}}}", self.binding(binding)),
         }
     }
 
@@ -175,6 +176,10 @@ impl Writer {
     fn arg(&self, ty: ParamType, a: &Arg) -> String {
         match (ty, a) {
             (_, Arg::Scalar(Scalar::Binding(b))) => self.binding(b),
+            (ParamType::Flags(t), Arg::Scalar(Scalar::Masked { binding, mask })) => {
+                format!("{{of: {}, and: {}}}", self.binding(binding), flags(t, *mask))
+            }
+            (_, Arg::Scalar(m @ Scalar::Masked { .. })) => self.scalar(m),
             (ParamType::Enum(e), Arg::Scalar(Scalar::Value(v))) => enum_name(e, *v),
             (ParamType::Flags(t), Arg::Scalar(Scalar::Value(v))) => flags(t, *v),
             (ParamType::S64, Arg::Scalar(Scalar::Value(v))) => (*v as i64).to_string(),

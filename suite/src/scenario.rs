@@ -195,6 +195,9 @@ pub enum Scalar {
     Value(u64),
     /// `$name`: a preopen's fd or an earlier step's bound result.
     Binding(String),
+    /// `{of: $name, and: mask}`: a bound value with only the bits of `mask` kept — the
+    /// rights wasi-libc asks for, computed from a directory's `fs_rights_inheriting`.
+    Masked { binding: String, mask: u64 },
 }
 
 /// Bytes placed in guest memory, or a raw (ptr, len) pair passed as is.

@@ -92,6 +92,13 @@ impl Compiler {
         match (s, t) {
             (Scalar::Value(v), CoreType::I32) => out.push(I::I32Const(*v as u32 as i32)),
             (Scalar::Value(v), CoreType::I64) => out.push(I::I64Const(*v as i64)),
+            (Scalar::Masked { binding, mask }, t) => {
+                self.scalar(&Scalar::Binding(binding.clone()), t, out);
+                match t {
+                    CoreType::I32 => out.extend([I::I32Const(*mask as u32 as i32), I::I32And]),
+                    CoreType::I64 => out.extend([I::I64Const(*mask as i64), I::I64And]),
+                }
+            }
             (Scalar::Binding(b), t) => {
                 let (at, width) = self.layout.bindings.get(b).copied().unwrap_or((0, 4));
                 out.push(I::I32Const(at as i32));
@@ -181,7 +188,7 @@ impl Compiler {
                             put_field(r, subscription::TAG, tag as u64);
                             match fd {
                                 Scalar::Value(v) => put_field(r, subscription_fd_readwrite::FILE_DESCRIPTOR, *v),
-                                Scalar::Binding(_) => fd_fixups.push((i as u32, fd.clone())),
+                                Scalar::Binding(_) | Scalar::Masked { .. } => fd_fixups.push((i as u32, fd.clone())),
                             }
                         }
                         SubscriptionKind::Tag(t) => put_field(r, subscription::TAG, *t as u64),

@@ -616,7 +616,7 @@ fn step_bindings_used(step: &Step) -> Vec<String> {
     let mut out = Vec::new();
     for a in &step.args {
         match a {
-            Arg::Scalar(Scalar::Binding(b)) => out.push(b.clone()),
+            Arg::Scalar(Scalar::Binding(b) | Scalar::Masked { binding: b, .. }) => out.push(b.clone()),
             Arg::Subscriptions(subs) => {
                 for s in subs {
                     if let SubscriptionKind::FdRead(Scalar::Binding(b))

@@ -287,9 +287,11 @@ impl<'de> Visitor<'de> for ArgSeed {
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Arg, E> {
         if let Some(b) = v.strip_prefix('$') {
             return match self.0 {
-                ParamType::Fd | ParamType::U32 | ParamType::U64 => Ok(Arg::Scalar(Scalar::Binding(b.to_owned()))),
+                ParamType::Fd | ParamType::U32 | ParamType::U64 | ParamType::Flags(_) => {
+                    Ok(Arg::Scalar(Scalar::Binding(b.to_owned())))
+                }
                 _ => Err(E::custom(format!(
-                    "`{}`: a `$binding` is only allowed for descriptors and unsigned integers",
+                    "`{}`: a `$binding` is only allowed for descriptors, unsigned integers and flags",
                     self.1
                 ))),
             };
@@ -338,6 +340,9 @@ impl<'de> Visitor<'de> for ArgSeed {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Arg, A::Error> {
+        if let ParamType::Flags(t) = self.0 {
+            return masked(t, self.1, m);
+        }
         let (mut ptr, mut len, mut size) = (None, None, None);
         while let Some(k) = m.next_key::<String>()? {
             match k.as_str() {
@@ -362,6 +367,39 @@ impl<'de> Visitor<'de> for ArgSeed {
             _ => Err(de::Error::custom(format!("expected {}", Expecting(&self)))),
         }
     }
+}
+
+/// `{of: $binding, and: mask}` for a flags parameter: the bound value with only the bits of
+/// the mask (a list of names, `all`, or an integer).
+fn masked<'de, A: MapAccess<'de>>(t: &'static types::FlagsType, name: &str, mut m: A) -> Result<Arg, A::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Mask {
+        Names(Vec<String>),
+        Name(String),
+        Raw(u64),
+    }
+    let (mut of, mut mask) = (None, None);
+    while let Some(k) = m.next_key::<String>()? {
+        match k.as_str() {
+            "of" => of = Some(m.next_value::<String>()?),
+            "and" => mask = Some(m.next_value::<Mask>()?),
+            other => {
+                return Err(de::Error::custom(format!(
+                    "`{name}`: unknown key `{other}`: expected {{of: $binding, and: {} flags}}",
+                    t.name
+                )))
+            }
+        }
+    }
+    let expected = || de::Error::custom(format!("`{name}`: expected {{of: $binding, and: {} flags}}", t.name));
+    let binding = of.as_deref().and_then(|b| b.strip_prefix('$')).ok_or_else(expected)?.to_owned();
+    let mask = match mask.ok_or_else(expected)? {
+        Mask::Names(v) => flags_value(t, &v.iter().map(String::as_str).collect::<Vec<_>>()).map_err(de::Error::custom)?,
+        Mask::Name(n) => flags_value(t, &[n.as_str()]).map_err(de::Error::custom)?,
+        Mask::Raw(v) => v,
+    };
+    Ok(Arg::Scalar(Scalar::Masked { binding, mask }))
 }
 
 struct SubscriptionValue(Subscription);
