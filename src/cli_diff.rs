@@ -1,4 +1,5 @@
-//! `wasi-conform diff APP.wasm [--dir HOST::GUEST]... [--env K=V]... [--stdin FILE] [-- ARGS]`:
+//! `wasi-conform diff APP.wasm [--dir HOST::GUEST]... [--env K=V]... [--stdin FILE] [-- ARGS]`
+//! (or `diff --workload <program>/<workload>`, a committed real-program workload):
 //! a real program, traced, on the reference and on every available runtime (or those
 //! `--runtime` names); per runtime, agreement with the reference or where it first departs.
 //! The JSON schema (`--json FILE`) is in `programs/README.md`.
@@ -10,13 +11,22 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use wasi_conform_programs::diff::{diff, Verdict};
+use std::sync::Arc;
+
 use wasi_conform_programs::program::{Dir, Program};
+use wasi_conform_programs::workloads::{programs_dir, ProgramFile};
 use wasi_conform_runners::{matrix, registry, Availability};
 
 #[derive(Args)]
 pub struct DiffArgs {
     /// The program: a preview1 command module.
-    pub module: PathBuf,
+    #[arg(required_unless_present = "workload")]
+    pub module: Option<PathBuf>,
+    /// Instead of a module and its arguments: a committed real-program workload,
+    /// `<program>/<workload>` (`programs/workloads/<program>.toml`; the program installed by
+    /// `programs/install.sh`).
+    #[arg(long, conflicts_with_all = ["module", "dirs", "env", "stdin", "args"])]
+    pub workload: Option<String>,
     /// A directory to give the program, `HOST::GUEST` (copied for every runtime, never
     /// written).
     #[arg(long = "dir")]
@@ -48,15 +58,40 @@ pub struct DiffArgs {
     pub args: Vec<String>,
 }
 
+/// The committed workload `<program>/<workload>` as a run; its `::GUEST` directories are
+/// made under `scratch`.
+fn workload(key: &str, scratch: &std::path::Path) -> Result<Program> {
+    let (name, wl) = key.split_once('/').with_context(|| format!("`{key}`: expected <program>/<workload>"))?;
+    let files = ProgramFile::load_all(&programs_dir().join("workloads"))?;
+    let (_, pf) = files.iter().find(|(n, _)| n == name).with_context(|| {
+        format!("no program `{name}` in programs/workloads/ ({})", files.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "))
+    })?;
+    let w = pf.workloads.iter().find(|w| w.name == wl).with_context(|| {
+        format!("{name} has no workload `{wl}` ({})", pf.workloads.iter().map(|w| w.name.as_str()).collect::<Vec<_>>().join(", "))
+    })?;
+    let path = pf.module_path();
+    let wasm = std::fs::read(&path)
+        .with_context(|| format!("{} ({} is installed by programs/install.sh)", path.display(), pf.package))?;
+    Ok(pf.program(w, Arc::new(wasm), scratch)?)
+}
+
 pub fn run(a: DiffArgs) -> Result<ExitCode> {
-    let mut program = Program::from_file(&a.module)?;
-    program.dirs = a.dirs;
-    program.env = a.env;
-    program.args = a.args;
+    let scratch = tempfile::tempdir().context("a scratch directory")?;
+    let mut program = match (&a.workload, &a.module) {
+        (Some(key), _) => workload(key, scratch.path())?,
+        (None, Some(module)) => {
+            let mut program = Program::from_file(module)?;
+            program.dirs = a.dirs;
+            program.env = a.env;
+            program.args = a.args;
+            if let Some(f) = &a.stdin {
+                program.stdin = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+            }
+            program
+        }
+        (None, None) => anyhow::bail!("give a module or --workload"),
+    };
     program.budget = Duration::from_secs(a.budget);
-    if let Some(f) = &a.stdin {
-        program.stdin = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
-    }
     let reference = registry::builtin("reference").context("the reference runtime")?;
     let runtimes: Vec<_> = registry::select(&a.runtime)?
         .into_iter()

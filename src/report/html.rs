@@ -63,6 +63,7 @@ pub fn render(r: &Report) -> String {
     denial(&mut s, r);
     divergences(&mut s, r);
     wasi_testsuite(&mut s, r);
+    super::programs_section::html(&mut s, r);
     let _ = write!(
         s,
         "<aside id=\"detail\" hidden></aside>\n<pre id=\"console-errors\" data-count=\"0\"></pre>\n\

@@ -23,6 +23,7 @@ pub fn render(r: &Report) -> String {
     field(&mut out, "denial", &r.denial);
     field(&mut out, "divergences", &r.divergences);
     field(&mut out, "wasi_testsuite", &r.wasi_testsuite);
+    list(&mut out, "programs", &r.programs);
     field(&mut out, "baseline", &r.baseline);
     // The last field's comma.
     out.truncate(out.len() - 2);

@@ -240,6 +240,7 @@ pub fn summary(r: &Report) -> String {
         let _ = write!(s, "\n## wasi-testsuite (`{}`)\n\n", md_cell(&w.dir));
         s.push_str(&wasi_testsuite(r));
     }
+    s.push_str(&super::programs_section::markdown(r));
     s.push_str(
         "\nDetails per scenario and runtime (expected vs observed per step, the reproduce command): `index.html`.\n",
     );

@@ -17,6 +17,8 @@ pub mod denial;
 pub mod escape;
 pub mod figures;
 pub mod findings_pages;
+pub mod programs;
+pub mod programs_section;
 pub mod host;
 pub mod html;
 pub mod json;
@@ -65,6 +67,9 @@ pub struct ReportArgs {
     /// same runtimes: its own section of the report.
     #[arg(long, value_name = "DIR", conflicts_with = "from")]
     wasi_testsuite: Option<PathBuf>,
+    /// Leave out the real-programs section (`programs/workloads/` traced on every runtime).
+    #[arg(long, conflicts_with = "from")]
+    no_programs: bool,
     /// Do not run anything: render this `report.json` again (after a renderer change).
     #[arg(long)]
     from: Option<PathBuf>,
@@ -144,6 +149,7 @@ fn collect_report(args: &ReportArgs, repo: &Path) -> Result<Report> {
         }
         None => None,
     };
+    let programs = if args.no_programs { Vec::new() } else { programs::collect(&runtimes, jobs)? };
     let findings = collect::load_findings(&repo.join("fuzz").join("findings.json"))?;
     let divergences = collect::divergences(&infos, findings)?;
     let (git_commit, git_dirty) = host::git(repo);
@@ -165,6 +171,7 @@ fn collect_report(args: &ReportArgs, repo: &Path) -> Result<Report> {
         denial,
         divergences,
         wasi_testsuite,
+        programs,
         baseline: None,
     };
     report.refresh_figures();

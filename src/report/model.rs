@@ -42,6 +42,9 @@ pub struct Report {
     pub divergences: Divergences,
     /// A wasi-testsuite-format directory run through the same adapters, when asked for.
     pub wasi_testsuite: Option<WasiTestsuite>,
+    /// Real programs (`programs/workloads/`) traced on every runtime with `diff`.
+    #[serde(default)]
+    pub programs: Vec<ProgramRow>,
     /// Changes against a previous report, when `--baseline` was given.
     pub baseline: Option<BaselineDiff>,
 }
@@ -244,6 +247,32 @@ pub struct Finding {
     /// The minimised scenario, repository-relative.
     pub scenario: Option<String>,
     pub explanation: String,
+}
+
+/// One real-program workload on one runtime, compared with the reference by `diff`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgramRow {
+    /// `<program>/<workload>` (`programs/workloads/<program>.toml`).
+    pub workload: String,
+    /// The registry package the module ships in.
+    pub package: String,
+    pub runtime: String,
+    /// `agrees`, `differs`, `crash`, `timeout`, `escape`, `not-available` (the runtime),
+    /// `not-installed` (the program: `programs/install.sh`).
+    pub verdict: String,
+    /// How the run ended (or why it did not run).
+    pub ending: String,
+    /// Preview1 calls traced, and the reference's.
+    pub calls: usize,
+    pub reference_calls: usize,
+    pub elapsed_ms: u64,
+    /// The first diverging call: `#N expected … observed …`, when there is one.
+    pub first_divergence: Option<String>,
+    /// Other differences: ending, stdout, stderr, final tree.
+    pub other: Vec<String>,
+    /// The reason `programs/expectations/<runtime>.toml` gives, when the difference is known.
+    pub known: Option<String>,
+    pub reproduce: String,
 }
 
 /// A wasi-testsuite-format directory run through the adapters.

@@ -130,6 +130,7 @@ pub fn sample() -> Report {
             findings: None,
         },
         wasi_testsuite: None,
+        programs: Vec::new(),
         baseline: None,
     };
     report.refresh_figures();
