@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use wasi_conform_programs::diff::{diff, Verdict};
 use std::sync::Arc;
+use wasi_conform_programs::diff::{diff, Verdict};
 
 use wasi_conform_programs::program::{Dir, Program};
 use wasi_conform_programs::workloads::{programs_dir, ProgramFile};
@@ -64,10 +64,16 @@ fn workload(key: &str, scratch: &std::path::Path) -> Result<Program> {
     let (name, wl) = key.split_once('/').with_context(|| format!("`{key}`: expected <program>/<workload>"))?;
     let files = ProgramFile::load_all(&programs_dir().join("workloads"))?;
     let (_, pf) = files.iter().find(|(n, _)| n == name).with_context(|| {
-        format!("no program `{name}` in programs/workloads/ ({})", files.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "))
+        format!(
+            "no program `{name}` in programs/workloads/ ({})",
+            files.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+        )
     })?;
     let w = pf.workloads.iter().find(|w| w.name == wl).with_context(|| {
-        format!("{name} has no workload `{wl}` ({})", pf.workloads.iter().map(|w| w.name.as_str()).collect::<Vec<_>>().join(", "))
+        format!(
+            "{name} has no workload `{wl}` ({})",
+            pf.workloads.iter().map(|w| w.name.as_str()).collect::<Vec<_>>().join(", ")
+        )
     })?;
     let path = pf.module_path();
     let wasm = std::fs::read(&path)

@@ -185,7 +185,8 @@ fn shrink(
 
 /// Whether a step after `range` uses a binding a step inside it makes.
 fn bindings_used_after(s: &Scenario, range: Range<usize>) -> bool {
-    let names: Vec<&str> = s.steps[range.clone()].iter().flat_map(|st| st.bind.iter().map(|b| b.name.as_str())).collect();
+    let names: Vec<&str> =
+        s.steps[range.clone()].iter().flat_map(|st| st.bind.iter().map(|b| b.name.as_str())).collect();
     !names.is_empty() && s.steps[range.end..].iter().any(|st| {
         st.args.iter().any(|a| match a {
             Arg::Scalar(Scalar::Binding(b) | Scalar::Masked { binding: b, .. }) => names.contains(&b.as_str()),

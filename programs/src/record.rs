@@ -35,10 +35,11 @@ use wasi_conform_differential::write::{bless_with, to_yaml, Checks};
 use wasi_conform_runners::registry::{self, REFERENCE};
 use wasi_conform_suite::compile::{self, CompileError};
 use wasi_conform_suite::load::{self, limits};
-use wasi_conform_suite::verdict;
 use wasi_conform_suite::scenario::{
-    Arg, Bind, BindSource, Data, End, EntryIndex, ViewCheck, Scalar, Scenario, Step, StepExpect, Strength, Subscription, SubscriptionKind,
+    Arg, Bind, BindSource, Data, End, EntryIndex, Scalar, Scenario, Step, StepExpect, Strength, Subscription,
+    SubscriptionKind, ViewCheck,
 };
+use wasi_conform_suite::verdict;
 
 use crate::calls::Call;
 use crate::compare::le;
@@ -80,7 +81,7 @@ impl Fds {
 }
 
 /// The region of kind `which` that a call recorded.
-fn region<'c>(call: &'c Call, which: impl Fn(&Region) -> bool) -> Option<(u32, &'c [u8])> {
+fn region(call: &Call, which: impl Fn(&Region) -> bool) -> Option<(u32, &[u8])> {
     regions(call.function).iter().zip(&call.regions).find(|(r, _)| which(r)).map(|(_, (p, b))| (*p, b.as_slice()))
 }
 
@@ -146,14 +147,20 @@ fn step(k: usize, call: &Call, fds: &Fds, area: u32, notes: &mut Vec<String>) ->
                     for (j, (_, len)) in entries.iter().enumerate() {
                         let data = (j < MAX_IOVECS as usize)
                             .then(|| {
-                                region(call, |r| matches!(r, Region::Ciovec { param, k, .. } if *param == i && *k == j as u32))
+                                region(
+                                    call,
+                                    |r| matches!(r, Region::Ciovec { param, k, .. } if *param == i && *k == j as u32),
+                                )
                             })
                             .flatten()
                             .map(|(_, b)| b.to_vec());
                         match data {
                             Some(b) if b.len() as u32 == *len => parts.push(b),
                             _ => {
-                                note(format!("ciovec {j} of `{}`: bytes not recorded; {len} zero bytes instead", p.name));
+                                note(format!(
+                                    "ciovec {j} of `{}`: bytes not recorded; {len} zero bytes instead",
+                                    p.name
+                                ));
                                 parts.push(vec![0; *len as usize]);
                             }
                         }
@@ -197,9 +204,9 @@ fn step(k: usize, call: &Call, fds: &Fds, area: u32, notes: &mut Vec<String>) ->
                                         precision: le(r, subscription_clock::PRECISION),
                                         flags: le(r, subscription_clock::FLAGS),
                                     },
-                                    eventtype::FD_READ => {
-                                        SubscriptionKind::FdRead(fds.arg(le(r, subscription_fd_readwrite::FILE_DESCRIPTOR)))
-                                    }
+                                    eventtype::FD_READ => SubscriptionKind::FdRead(
+                                        fds.arg(le(r, subscription_fd_readwrite::FILE_DESCRIPTOR)),
+                                    ),
                                     eventtype::FD_WRITE => SubscriptionKind::FdWrite(
                                         fds.arg(le(r, subscription_fd_readwrite::FILE_DESCRIPTOR)),
                                     ),
@@ -279,8 +286,14 @@ fn resume_by_cookie(s: &mut Step, earlier: &mut [Step], cookies: &BTreeMap<u64, 
 /// narrower rights model is asked what the program would have asked it.
 fn rights_from_inheriting(s: &mut Step, earlier: &mut [Step], dir: Option<&(usize, u64)>) {
     let Some(&(at, inh)) = dir else { return };
-    let rights: Vec<usize> =
-        s.function.params.iter().enumerate().filter(|(_, p)| p.name.starts_with("fs_rights_")).map(|(i, _)| i).collect();
+    let rights: Vec<usize> = s
+        .function
+        .params
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.name.starts_with("fs_rights_"))
+        .map(|(i, _)| i)
+        .collect();
     let within = |i: &usize| matches!(s.args[*i], Arg::Scalar(Scalar::Value(v)) if v & !inh == 0);
     if rights.is_empty() || !rights.iter().all(within) {
         return;
@@ -288,7 +301,10 @@ fn rights_from_inheriting(s: &mut Step, earlier: &mut [Step], dir: Option<&(usiz
     let name = format!("inh{}", at + 1);
     let bind = &mut earlier[at].bind;
     if !bind.iter().any(|b| b.name == name) {
-        bind.push(Bind { name: name.clone(), source: BindSource::Result { result: 0, field: Some("rights_inheriting") } });
+        bind.push(Bind {
+            name: name.clone(),
+            source: BindSource::Result { result: 0, field: Some("rights_inheriting") },
+        });
     }
     for i in rights {
         if let Arg::Scalar(Scalar::Value(mask)) = s.args[i] {
@@ -331,8 +347,11 @@ pub fn record(calls: &[Call], fixture: Fixture, id: &str, summary: String) -> Re
                 }
             }
             let result_fd = |name: &str| {
-                region(call, |r| matches!(r, Region::Result { result, .. } if call.function.results[*result].name == name))
-                    .map(|(_, b)| le(b, ("", 0, 4)))
+                region(
+                    call,
+                    |r| matches!(r, Region::Result { result, .. } if call.function.results[*result].name == name),
+                )
+                .map(|(_, b)| le(b, ("", 0, 4)))
             };
             match call.function.name {
                 "fd_close" => {
@@ -447,17 +466,18 @@ pub fn record_program(
     id: Option<&str>,
     minimise: Option<&Minimise>,
 ) -> Result<Recorded, RecordError> {
-    let stem = format!(
-        "recorded-{}",
-        program.name.to_ascii_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "-")
-    );
+    let stem =
+        format!("recorded-{}", program.name.to_ascii_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "-"));
     let reference = registry::builtin(REFERENCE).expect("the reference is built in");
     let module = Arc::new(instrument(&program.wasm).map_err(DiffError::from)?.wasm);
     let (_, traced) = run_traced(reference.as_ref(), program, &module)?;
     let fixture = program.case(module.clone()).map_err(DiffError::from)?.fixture;
     let summary = format!(
         "`{}` recorded: {} preview1 calls",
-        std::iter::once(program.name.as_str()).chain(program.args.iter().map(String::as_str)).collect::<Vec<_>>().join(" "),
+        std::iter::once(program.name.as_str())
+            .chain(program.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" "),
         traced.calls.len()
     );
     let Recording { mut scenario, notes } = record(&traced.calls, fixture, id.unwrap_or(&stem), summary);

@@ -49,7 +49,10 @@ pub enum Region {
 impl Region {
     /// Whether the host writes it (recorded only after `success`).
     pub fn is_output(&self) -> bool {
-        !matches!(self, Region::Str { .. } | Region::Array { .. } | Region::Ciovec { .. } | Region::Subscriptions { .. })
+        !matches!(
+            self,
+            Region::Str { .. } | Region::Array { .. } | Region::Ciovec { .. } | Region::Subscriptions { .. }
+        )
     }
 
     /// The semantic parameter it belongs to, or `None` for a result.

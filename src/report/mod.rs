@@ -17,14 +17,14 @@ pub mod denial;
 pub mod escape;
 pub mod figures;
 pub mod findings_pages;
-pub mod programs;
-pub mod programs_section;
 pub mod host;
 pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod model;
+pub mod programs;
+pub mod programs_section;
 #[cfg(test)]
 mod testdata;
 

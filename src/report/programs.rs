@@ -72,8 +72,7 @@ fn row(workload: &str, package: &str, d: &RuntimeDiff, reference_calls: usize) -
 /// Runs every workload on the reference and on `runtimes`, `jobs` runs at once.
 pub fn collect(runtimes: &[Box<dyn Runtime>], jobs: usize) -> Result<Vec<ProgramRow>> {
     let reference = registry::builtin(REFERENCE).context("the reference runtime")?;
-    let names: Vec<String> =
-        runtimes.iter().map(|r| r.name().to_owned()).filter(|n| n != REFERENCE).collect();
+    let names: Vec<String> = runtimes.iter().map(|r| r.name().to_owned()).filter(|n| n != REFERENCE).collect();
     let others = if names.is_empty() { Vec::new() } else { registry::select(&names)? };
     let files = ProgramFile::load_all(&programs_dir().join("workloads"))?;
     let scratch = tempfile::tempdir().context("a directory for the workloads' empty directories")?;

@@ -72,7 +72,8 @@ pub fn markdown(r: &Report) -> String {
     s.push('\n');
     for w in &workloads {
         let reference = rows.iter().find(|x| x.workload == *w && x.runtime == "reference");
-        let calls = reference.map(|x| if x.verdict == "not-installed" { "not installed".into() } else { x.calls.to_string() });
+        let calls =
+            reference.map(|x| if x.verdict == "not-installed" { "not installed".into() } else { x.calls.to_string() });
         let _ = write!(s, "| `{}` | {} |", md_cell(w), calls.unwrap_or_default());
         for rt in &runtimes {
             let c = rows.iter().find(|x| x.workload == *w && x.runtime == *rt).map(cell).unwrap_or_default();
@@ -82,7 +83,14 @@ pub fn markdown(r: &Report) -> String {
     }
     s.push_str("\nWhere a runtime departs (`·`: runtime not available):\n\n");
     for x in departures(rows) {
-        let _ = writeln!(s, "- `{}` on **{}**: {} ({})", md_cell(&x.workload), md_cell(&x.runtime), x.verdict, md_cell(&x.ending));
+        let _ = writeln!(
+            s,
+            "- `{}` on **{}**: {} ({})",
+            md_cell(&x.workload),
+            md_cell(&x.runtime),
+            x.verdict,
+            md_cell(&x.ending)
+        );
         if let Some(d) = &x.first_divergence {
             let _ = writeln!(s, "  - first diverging call {}", md_cell(&cut(d, 400)));
         }
@@ -106,7 +114,11 @@ pub fn html(s: &mut String, r: &Report) {
         return;
     }
     let (runtimes, workloads) = axes(rows);
-    let _ = write!(s, "<p>{}</p>\n<table id=\"programs-table\"><thead><tr><th>workload</th><th>reference calls</th>", xml(INTRO));
+    let _ = write!(
+        s,
+        "<p>{}</p>\n<table id=\"programs-table\"><thead><tr><th>workload</th><th>reference calls</th>",
+        xml(INTRO)
+    );
     for rt in &runtimes {
         let _ = write!(s, "<th data-runtime=\"{0}\">{0}</th>", xml(rt));
     }
@@ -142,7 +154,14 @@ pub fn html(s: &mut String, r: &Report) {
     }
     s.push_str("</tbody></table>\n<ul id=\"programs-departures\">\n");
     for x in departures(rows) {
-        let _ = write!(s, "<li><code>{}</code> on <b>{}</b>: {} ({})<ul>", xml(&x.workload), xml(&x.runtime), xml(&x.verdict), xml(&x.ending));
+        let _ = write!(
+            s,
+            "<li><code>{}</code> on <b>{}</b>: {} ({})<ul>",
+            xml(&x.workload),
+            xml(&x.runtime),
+            xml(&x.verdict),
+            xml(&x.ending)
+        );
         if let Some(d) = &x.first_divergence {
             let _ = write!(s, "<li>first diverging call <code>{}</code></li>", xml(&cut(d, 600)));
         }
@@ -152,7 +171,7 @@ pub fn html(s: &mut String, r: &Report) {
         if let Some(k) = &x.known {
             let _ = write!(s, "<li>known: {}</li>", xml(k));
         }
-        let _ = write!(s, "<li>reproduce: <code>{}</code></li></ul></li>\n", xml(&x.reproduce));
+        let _ = writeln!(s, "<li>reproduce: <code>{}</code></li></ul></li>", xml(&x.reproduce));
     }
     s.push_str("</ul>\n</section>\n");
 }

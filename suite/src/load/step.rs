@@ -395,7 +395,9 @@ fn masked<'de, A: MapAccess<'de>>(t: &'static types::FlagsType, name: &str, mut 
     let expected = || de::Error::custom(format!("`{name}`: expected {{of: $binding, and: {} flags}}", t.name));
     let binding = of.as_deref().and_then(|b| b.strip_prefix('$')).ok_or_else(expected)?.to_owned();
     let mask = match mask.ok_or_else(expected)? {
-        Mask::Names(v) => flags_value(t, &v.iter().map(String::as_str).collect::<Vec<_>>()).map_err(de::Error::custom)?,
+        Mask::Names(v) => {
+            flags_value(t, &v.iter().map(String::as_str).collect::<Vec<_>>()).map_err(de::Error::custom)?
+        }
         Mask::Name(n) => flags_value(t, &[n.as_str()]).map_err(de::Error::custom)?,
         Mask::Raw(v) => v,
     };
