@@ -15,8 +15,8 @@
 //! number, as the program passed it.
 //!
 //! What a trace cannot give back is made as close as it can be and said in
-//! [`Recording::notes`]: a `ciovec` past the [`MAX_IOVECS`] recorded is written as zero
-//! bytes of its length, a string cut or out of bounds is passed raw.
+//! [`Recording::notes`]: the `ciovec`s past the [`MAX_IOVECS`] recorded are left out, a
+//! string cut or out of bounds is passed raw.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -102,7 +102,7 @@ fn preopen_fds(calls: &[Call], fixture: &Fixture) -> BTreeMap<u64, String> {
     out
 }
 
-/// The entries (buffer address, length) of a recorded (c)iovec array.
+/// The entries (buffer address, length) of a recorded iovec array.
 fn array(call: &Call, param: usize) -> Vec<(u32, u32)> {
     let Some((_, b)) = region(call, |r| matches!(r, Region::Array { param: p, .. } if *p == param)) else {
         return Vec::new();
@@ -137,36 +137,18 @@ fn step(k: usize, call: &Call, fds: &Fds, area: u32, notes: &mut Vec<String>) ->
                 }
             }
             ParamType::Ciovecs => {
-                let (ptr, count) = (raw(at) as u32, raw(at + 1) as u32);
-                let entries = array(call, i);
-                if entries.len() as u32 != count {
-                    note(format!("`{}`: {count} ciovecs, {} recorded; passed raw", p.name, entries.len()));
-                    Arg::Raw { ptr, len: count }
-                } else {
-                    let mut parts = Vec::new();
-                    for (j, (_, len)) in entries.iter().enumerate() {
-                        let data = (j < MAX_IOVECS as usize)
-                            .then(|| {
-                                region(
-                                    call,
-                                    |r| matches!(r, Region::Ciovec { param, k, .. } if *param == i && *k == j as u32),
-                                )
-                            })
-                            .flatten()
-                            .map(|(_, b)| b.to_vec());
-                        match data {
-                            Some(b) if b.len() as u32 == *len => parts.push(b),
-                            _ => {
-                                note(format!(
-                                    "ciovec {j} of `{}`: bytes not recorded; {len} zero bytes instead",
-                                    p.name
-                                ));
-                                parts.push(vec![0; *len as usize]);
-                            }
-                        }
+                let count = raw(at + 1) as u32;
+                let mut parts = Vec::new();
+                for j in 0..count.min(MAX_IOVECS) {
+                    match region(call, |r| matches!(r, Region::Ciovec { param, k, .. } if *param == i && *k == j)) {
+                        Some((_, b)) => parts.push(b.to_vec()),
+                        None => parts.push(Vec::new()),
                     }
-                    Arg::Ciovecs(parts)
                 }
+                if count > MAX_IOVECS {
+                    note(format!("`{}`: {count} ciovecs, the first {MAX_IOVECS} recorded and passed", p.name));
+                }
+                Arg::Ciovecs(parts)
             }
             ParamType::Iovecs => {
                 let (ptr, count) = (raw(at) as u32, raw(at + 1) as u32);

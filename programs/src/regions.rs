@@ -2,7 +2,7 @@
 //! function table, so that the instrumenter ([`crate::shim`]) and the decoder
 //! ([`crate::calls`]) read the same list.
 //!
-//! Inputs the host reads (path strings, an (c)iovec array's entries, the first [`MAX_IOVECS`] buffers of a
+//! Inputs the host reads (path strings, an iovec array's entries, the first [`MAX_IOVECS`] buffers of a
 //! `ciovec_array`, subscriptions) are recorded on every call; outputs the host writes (the
 //! result out-pointers, the filled part of an `iovec_array`, a `fd_readdir` or
 //! `path_readlink` buffer up to `bufused`, a preopen name, events) only when the call
@@ -18,7 +18,7 @@ pub const MAX_IOVECS: u32 = 4;
 pub const MAX_REGION: u32 = 1 << 20;
 /// Bytes recorded of a path string, at most.
 pub const MAX_PATH: u32 = 4096;
-/// Entries of an `iovec_array` / `ciovec_array` itself (its pointers and lengths) recorded,
+/// Entries of an `iovec_array` itself (its pointers and lengths) recorded,
 /// at most: the lengths are what [`crate::record`] needs to make the same call again.
 pub const MAX_ARRAY: u32 = 64;
 
@@ -35,7 +35,7 @@ pub enum Region {
     Iovec { param: usize, array: usize, count: usize, k: u32, total: usize },
     /// A buffer the host filled: all `len` bytes, or up to the result at core index `used`.
     Buffer { param: usize, ptr: usize, len: usize, used: Option<usize> },
-    /// An `iovec_array` or `ciovec_array` itself: `count` (core index) entries of 8 bytes
+    /// An `iovec_array` itself: `count` (core index) entries of 8 bytes
     /// (buffer address, length), at most [`MAX_ARRAY`].
     Array { param: usize, array: usize, count: usize },
     /// `poll_oneoff`'s subscriptions: `count` (core index) records of 48 bytes.
@@ -98,7 +98,9 @@ pub fn regions(f: &Function) -> Vec<Region> {
         match p.ty {
             ParamType::Str => out.push(Region::Str { param: i, ptr: at, len: at + 1 }),
             ParamType::Ciovecs => {
-                out.push(Region::Array { param: i, array: at, count: at + 1 });
+                // The lengths of the first MAX_IOVECS are those of their recorded bytes. (An
+                // `Array` region here made wasmi 2.0 stop the GNU as workload at its exit,
+                // reported as a timeout; not investigated further.)
                 out.extend((0..MAX_IOVECS).map(|k| Region::Ciovec { param: i, array: at, count: at + 1, k }))
             }
             ParamType::Iovecs => {
