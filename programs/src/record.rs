@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wasi_conform_abi::layout::{dirent, fdstat, subscription, subscription_clock, subscription_fd_readwrite, DIRENT};
-use wasi_conform_abi::types::eventtype;
+use wasi_conform_abi::types::{eventtype, whence};
 use wasi_conform_abi::{Function, ParamType, ResultType};
 use wasi_conform_case::fixture::Fixture;
 use wasi_conform_differential::minimise;
@@ -295,6 +295,20 @@ fn rights_from_inheriting(s: &mut Step, earlier: &mut [Step], dir: Option<&(usiz
     }
 }
 
+/// A call that only asks what the host attached to fd 0, 1 or 2 (a pipe, a file, a
+/// terminal): its answer differs between two honest runs (`diff` does not compare it
+/// either), and leaving it out changes nothing.
+fn asks_what_stdio_is(call: &Call) -> bool {
+    let on_stdio = call.args.first().is_some_and(|fd| *fd <= 2);
+    let query = match call.function.name {
+        "fd_fdstat_get" | "fd_filestat_get" | "fd_tell" => true,
+        // fd_seek(fd, offset 0, whence cur)
+        "fd_seek" => call.args.get(1) == Some(&0) && call.args.get(2) == Some(&u64::from(whence::CUR)),
+        _ => false,
+    };
+    on_stdio && query
+}
+
 /// The calls of a traced run as a scenario (expectations not filled). `fixture` is the
 /// run's (see [`crate::program::Program::case`]); `id` names the scenario.
 pub fn record(calls: &[Call], fixture: Fixture, id: &str, summary: String) -> Recording {
@@ -306,7 +320,13 @@ pub fn record(calls: &[Call], fixture: Fixture, id: &str, summary: String) -> Re
     let mut cookies: BTreeMap<u64, (usize, EntryIndex)> = BTreeMap::new();
     // The last `fd_fdstat_get` of each descriptor: raw fd -> (step, rights_inheriting).
     let mut inheriting: BTreeMap<u64, (usize, u64)> = BTreeMap::new();
+    let mut stdio_queries = 0;
     for (k, call) in calls.iter().enumerate() {
+        if asks_what_stdio_is(call) {
+            stdio_queries += 1;
+            continue;
+        }
+        let at = steps.len();
         let mut s = step(k, call, &fds, area, &mut notes);
         match call.function.name {
             "fd_readdir" => resume_by_cookie(&mut s, &mut steps, &cookies),
@@ -316,7 +336,7 @@ pub fn record(calls: &[Call], fixture: Fixture, id: &str, summary: String) -> Re
         if call.errno == Some(0) {
             if call.function.name == "fd_fdstat_get" {
                 if let Some((_, b)) = region(call, |r| matches!(r, Region::Result { .. })) {
-                    inheriting.insert(call.args[0], (k, le(b, fdstat::RIGHTS_INHERITING)));
+                    inheriting.insert(call.args[0], (at, le(b, fdstat::RIGHTS_INHERITING)));
                 }
             }
             if call.function.name == "fd_readdir" {
@@ -324,7 +344,7 @@ pub fn record(calls: &[Call], fixture: Fixture, id: &str, summary: String) -> Re
                     let next = next_cookies(buf);
                     for (j, c) in next.iter().enumerate() {
                         let index = if j + 1 == next.len() { EntryIndex::Last } else { EntryIndex::Nth(j as u32) };
-                        cookies.insert(*c, (k, index));
+                        cookies.insert(*c, (at, index));
                     }
                 }
             }
@@ -354,6 +374,13 @@ pub fn record(calls: &[Call], fixture: Fixture, id: &str, summary: String) -> Re
             }
         }
         steps.push(s);
+    }
+    if stdio_queries > 0 {
+        notes.push(format!(
+            "{stdio_queries} queries of what is attached to fd 0-2 (fd_fdstat_get, fd_filestat_get, fd_tell, \
+             fd_seek by 0 from the current offset) left out: their answer describes the host's pipe, file or \
+             terminal, not the runtime, and they change nothing"
+        ));
     }
     let function = steps.first().map(|s| s.function).unwrap_or(&wasi_conform_abi::FUNCTIONS[0]);
     Recording {

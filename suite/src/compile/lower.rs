@@ -26,6 +26,7 @@ impl Compiler {
         let f = step.function;
         let idx = self.functions.import(f);
         let rec = self.layout.step_record(k);
+        let area_start = self.memory.end().unwrap_or(u32::MAX);
         let mut sl = StepLayout::default();
         let mut pre: Vec<I<'static>> = Vec::new();
         let mut args: Vec<I<'static>> = Vec::new();
@@ -61,9 +62,12 @@ impl Compiler {
             };
             self.layout.bindings.insert(b.name.clone(), slot);
         }
+        // The step's own data and output areas, for its stderr frames.
+        let area_end = self.memory.end().unwrap_or(u32::MAX);
+        let area = (area_start, area_end.saturating_sub(area_start));
         code.extend(pre);
         code.extend([I::I32Const(rec as i32), I::I32Const(STARTED as i32), I::I32Store(mem(0, 2))]);
-        self.flush(code);
+        self.flush(area, code);
         if f.returns == Returns::Errno {
             code.push(I::I32Const(rec as i32));
         }
@@ -79,7 +83,7 @@ impl Compiler {
         }
         code.extend(after);
         if f.returns == Returns::Errno {
-            self.flush(code);
+            self.flush(area, code);
         }
         if self.sink == TraceSink::SelfCheck {
             self.self_check_step(k, step, &sl, code);

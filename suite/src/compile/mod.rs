@@ -44,7 +44,7 @@ use std::sync::Arc;
 
 pub use memory_map::{Layout, StepLayout};
 pub use self_check::{compile_self_checking, SelfCheckError, SELF_CHECK_EXIT};
-pub use wasi_conform_case::frames::{FRAME_END, FRAME_MAGIC};
+pub use wasi_conform_case::frames::{FRAME_END, FRAME_MAGIC, SEGMENT_MAGIC};
 
 use crate::case::{Limits, TestCase};
 use crate::scenario::Scenario;
@@ -136,6 +136,8 @@ struct Compiler {
     sink: TraceSink,
     /// The stderr frame's areas (allocated in every variant, so both share one layout).
     frame: Frame,
+    /// Where the first step's data starts: a frame's first segment is `[0, frame_prefix)`.
+    frame_prefix: u32,
     /// [`TraceSink::SelfCheck`] only: what the checks need (see [`self_check`]).
     check: Option<self_check::CheckState>,
 }
@@ -147,7 +149,7 @@ impl Compiler {
             layout.bindings.insert(p.binding.clone(), (layout.slot(i as u32), crate::trace::SLOT));
         }
         let frame = Frame::alloc(&mut memory);
-        Compiler { layout, memory, functions: Functions::new(s, sink), sink, frame, check: None }
+        Compiler { layout, memory, functions: Functions::new(s, sink), sink, frame, frame_prefix: 0, check: None }
     }
 }
 

@@ -55,12 +55,13 @@ impl Compiler {
         }
 
         // Steps first: they decide the data layout.
+        self.frame_prefix = self.memory.end().ok_or_else(|| CompileError::TooLarge { id: s.id.clone() })?;
         let mut steps_code: Vec<I<'static>> = Vec::new();
         for (k, step) in s.steps.iter().enumerate() {
             self.step(k as u32, step, &mut steps_code);
         }
         self.layout.end = self.memory.end().ok_or_else(|| CompileError::TooLarge { id: s.id.clone() })?;
-        self.frame.data(self.layout.end, &mut self.memory);
+        self.frame.data(self.frame_prefix, &mut self.memory);
 
         let f = &self.functions;
         let mut types = Types::default();
