@@ -2,8 +2,9 @@
 //! runs: descriptor numbers (renumbered in order of first appearance; 0–2 stay), guest
 //! addresses, inode and device numbers, timestamps, directory cookies, rights (a runtime's
 //! choice, and wasi-libc computes the rights it asks for from them), the order of directory
-//! entries, and a directory's size and link count. What is left — functions, paths, flags,
-//! sizes, errnos, bytes read and written, file types, entry names — must agree.
+//! entries and whether `.` and `..` are listed, and a directory's size and link count. What
+//! is left — functions, paths, flags, sizes, errnos, bytes read and written, file types,
+//! entry names — must agree.
 
 use std::collections::BTreeMap;
 
@@ -113,8 +114,8 @@ pub(crate) fn le(b: &[u8], (_, at, size): wasi_conform_abi::layout::Field) -> u6
     u64::from_le_bytes(v)
 }
 
-/// The entries of a `fd_readdir` buffer as a sorted `name:type` list (cookies and inodes
-/// dropped), and whether the last entry was cut.
+/// The entries of a `fd_readdir` buffer as a sorted `name:type` list (cookies, inodes and
+/// the optional `.` and `..` dropped), and whether the last entry was cut.
 fn entries(b: &[u8]) -> (Vec<String>, bool) {
     let header = DIRENT.size as usize;
     let mut out = Vec::new();
@@ -123,6 +124,8 @@ fn entries(b: &[u8]) -> (Vec<String>, bool) {
         let n = le(&b[at..], dirent::NAMLEN) as usize;
         let ty = le(&b[at..], dirent::TYPE);
         match b.get(at + header..at + header + n) {
+            // Listing `.` and `..` is optional (divergences.md C1), as in the oracle.
+            Some(b"." | b"..") => {}
             Some(name) => out.push(format!("{}:{ty}", String::from_utf8_lossy(name))),
             None => return (sorted(out), true),
         }
