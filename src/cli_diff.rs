@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use std::sync::Arc;
 use wasi_conform_programs::diff::{diff, Verdict};
 
 use wasi_conform_programs::program::{Dir, Program};
@@ -75,10 +74,8 @@ fn workload(key: &str, scratch: &std::path::Path) -> Result<Program> {
             pf.workloads.iter().map(|w| w.name.as_str()).collect::<Vec<_>>().join(", ")
         )
     })?;
-    let path = pf.module_path();
-    let wasm = std::fs::read(&path)
-        .with_context(|| format!("{} ({} is installed by programs/install.sh)", path.display(), pf.package))?;
-    Ok(pf.program(w, Arc::new(wasm), scratch)?)
+    let wasm = pf.installed().map_err(anyhow::Error::msg)?;
+    Ok(pf.program(w, wasm, scratch)?)
 }
 
 pub fn run(a: DiffArgs) -> Result<ExitCode> {

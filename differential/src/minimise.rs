@@ -187,15 +187,11 @@ fn shrink(
 fn bindings_used_after(s: &Scenario, range: Range<usize>) -> bool {
     let names: Vec<&str> =
         s.steps[range.clone()].iter().flat_map(|st| st.bind.iter().map(|b| b.name.as_str())).collect();
-    !names.is_empty() && s.steps[range.end..].iter().any(|st| {
-        st.args.iter().any(|a| match a {
-            Arg::Scalar(Scalar::Binding(b) | Scalar::Masked { binding: b, .. }) => names.contains(&b.as_str()),
-            Arg::Subscriptions(subs) => subs.iter().any(|x| {
-                matches!(&x.kind, SubscriptionKind::FdRead(Scalar::Binding(b)) | SubscriptionKind::FdWrite(Scalar::Binding(b)) if names.contains(&b.as_str()))
-            }),
-            _ => false,
-        })
-    })
+    !names.is_empty()
+        && s.steps[range.end..]
+            .iter()
+            .flat_map(|st| st.bindings_in_args().into_iter().chain(st.bindings_in_checks()))
+            .any(|b| names.contains(&b.as_str()))
 }
 
 /// Simpler versions of an argument, simplest first.

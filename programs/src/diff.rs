@@ -41,6 +41,20 @@ pub enum Verdict {
     NotAvailable,
 }
 
+impl Verdict {
+    /// The verdict as the JSON and the reports spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Verdict::Agrees => "agrees",
+            Verdict::Differs => "differs",
+            Verdict::Crash => "crash",
+            Verdict::Timeout => "timeout",
+            Verdict::Escape => "escape",
+            Verdict::NotAvailable => "not-available",
+        }
+    }
+}
+
 /// One runtime's run.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RuntimeDiff {
@@ -242,5 +256,24 @@ impl DiffReport {
             }
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Verdict;
+
+    #[test]
+    fn verdict_names_are_the_json_spelling() {
+        for v in [
+            Verdict::Agrees,
+            Verdict::Differs,
+            Verdict::Crash,
+            Verdict::Timeout,
+            Verdict::Escape,
+            Verdict::NotAvailable,
+        ] {
+            assert_eq!(serde_json::to_value(&v).unwrap(), v.name());
+        }
     }
 }

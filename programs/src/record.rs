@@ -46,7 +46,7 @@ use crate::compare::le;
 use crate::diff::{run_traced, DiffError};
 use crate::instrument::instrument;
 use crate::program::Program;
-use crate::regions::{core_indices, regions, Region, MAX_IOVECS};
+use crate::regions::{core_indices, Region, MAX_IOVECS};
 
 /// A recorded scenario (expectations not yet filled) and what could not be reproduced
 /// exactly.
@@ -80,17 +80,12 @@ impl Fds {
     }
 }
 
-/// The region of kind `which` that a call recorded.
-fn region(call: &Call, which: impl Fn(&Region) -> bool) -> Option<(u32, &[u8])> {
-    regions(call.function).iter().zip(&call.regions).find(|(r, _)| which(r)).map(|(_, (p, b))| (*p, b.as_slice()))
-}
-
 /// The preopen bindings of the reference's descriptors, from the names
 /// `fd_prestat_dir_name` gave.
 fn preopen_fds(calls: &[Call], fixture: &Fixture) -> BTreeMap<u64, String> {
     let mut out = BTreeMap::new();
     for c in calls.iter().filter(|c| c.function.name == "fd_prestat_dir_name" && c.errno == Some(0)) {
-        let Some((_, name)) = region(c, |r| matches!(r, Region::Buffer { .. })) else { continue };
+        let Some(name) = c.region(|r| matches!(r, Region::Buffer { .. })) else { continue };
         let trim = |s: &[u8]| {
             let s = s.strip_prefix(b"./").unwrap_or(s);
             s.strip_prefix(b"/").unwrap_or(s).to_vec()
@@ -104,7 +99,7 @@ fn preopen_fds(calls: &[Call], fixture: &Fixture) -> BTreeMap<u64, String> {
 
 /// The entries (buffer address, length) of a recorded iovec array.
 fn array(call: &Call, param: usize) -> Vec<(u32, u32)> {
-    let Some((_, b)) = region(call, |r| matches!(r, Region::Array { param: p, .. } if *p == param)) else {
+    let Some(b) = call.region(|r| matches!(r, Region::Array { param: p, .. } if *p == param)) else {
         return Vec::new();
     };
     b.chunks_exact(8)
@@ -128,8 +123,8 @@ fn step(k: usize, call: &Call, fds: &Fds, area: u32, notes: &mut Vec<String>) ->
             }
             ParamType::Str => {
                 let (ptr, len) = (raw(at) as u32, raw(at + 1) as u32);
-                match region(call, |r| matches!(r, Region::Str { param, .. } if *param == i)) {
-                    Some((_, b)) if b.len() as u32 == len => Arg::Str(Data::Bytes(b.to_vec())),
+                match call.region(|r| matches!(r, Region::Str { param, .. } if *param == i)) {
+                    Some(b) if b.len() as u32 == len => Arg::Str(Data::Bytes(b.to_vec())),
                     _ => {
                         note(format!("`{}` was not recorded whole; passed raw ({ptr:#x}, {len})", p.name));
                         Arg::Str(Data::Raw { ptr, len })
@@ -138,13 +133,13 @@ fn step(k: usize, call: &Call, fds: &Fds, area: u32, notes: &mut Vec<String>) ->
             }
             ParamType::Ciovecs => {
                 let count = raw(at + 1) as u32;
-                let mut parts = Vec::new();
-                for j in 0..count.min(MAX_IOVECS) {
-                    match region(call, |r| matches!(r, Region::Ciovec { param, k, .. } if *param == i && *k == j)) {
-                        Some((_, b)) => parts.push(b.to_vec()),
-                        None => parts.push(Vec::new()),
-                    }
-                }
+                let parts = (0..count.min(MAX_IOVECS))
+                    .map(|j| {
+                        let bytes =
+                            call.region(|r| matches!(r, Region::Ciovec { param, k, .. } if *param == i && *k == j));
+                        bytes.unwrap_or_default().to_vec()
+                    })
+                    .collect();
                 if count > MAX_IOVECS {
                     note(format!("`{}`: {count} ciovecs, the first {MAX_IOVECS} recorded and passed", p.name));
                 }
@@ -173,8 +168,8 @@ fn step(k: usize, call: &Call, fds: &Fds, area: u32, notes: &mut Vec<String>) ->
             ParamType::Events => Arg::Events(1),
             ParamType::Subscriptions => {
                 let count = raw(at + 2) as usize;
-                match region(call, |r| matches!(r, Region::Subscriptions { .. })) {
-                    Some((_, b)) if b.len() == 48 * count => Arg::Subscriptions(
+                match call.region(|r| matches!(r, Region::Subscriptions { .. })) {
+                    Some(b) if b.len() == 48 * count => Arg::Subscriptions(
                         b.chunks_exact(48)
                             .map(|r| {
                                 let userdata = le(r, subscription::USERDATA);
@@ -243,6 +238,13 @@ fn next_cookies(buf: &[u8]) -> Vec<u64> {
     out
 }
 
+/// Makes `step` bind `name` from `source`, unless an earlier use already did.
+fn bind_once(step: &mut Step, name: &str, source: BindSource) {
+    if !step.bind.iter().any(|b| b.name == name) {
+        step.bind.push(Bind { name: name.to_owned(), source });
+    }
+}
+
 /// A `fd_readdir` that resumes a listing passes the cookie an earlier call handed out: the
 /// cookie is the runtime's own value, so the scenario binds it at that earlier step
 /// (`entries.N.next`) and passes the binding. A cookie no earlier call gave stays a number.
@@ -253,10 +255,7 @@ fn resume_by_cookie(s: &mut Step, earlier: &mut [Step], cookies: &BTreeMap<u64, 
     }
     let Some(&(at, index)) = cookies.get(cookie) else { return };
     let name = format!("cookie{}_{index}", at + 1);
-    let bind = &mut earlier[at].bind;
-    if !bind.iter().any(|b| b.name == name) {
-        bind.push(Bind { name: name.clone(), source: BindSource::Entry { index, field: "next" } });
-    }
+    bind_once(&mut earlier[at], &name, BindSource::Entry { index, field: "next" });
     s.args[2] = Arg::Scalar(Scalar::Binding(name));
 }
 
@@ -281,13 +280,7 @@ fn rights_from_inheriting(s: &mut Step, earlier: &mut [Step], dir: Option<&(usiz
         return;
     }
     let name = format!("inh{}", at + 1);
-    let bind = &mut earlier[at].bind;
-    if !bind.iter().any(|b| b.name == name) {
-        bind.push(Bind {
-            name: name.clone(),
-            source: BindSource::Result { result: 0, field: Some("rights_inheriting") },
-        });
-    }
+    bind_once(&mut earlier[at], &name, BindSource::Result { result: 0, field: Some("rights_inheriting") });
     for i in rights {
         if let Arg::Scalar(Scalar::Value(mask)) = s.args[i] {
             s.args[i] = Arg::Scalar(Scalar::Masked { binding: name.clone(), mask });
@@ -335,12 +328,12 @@ pub fn record(calls: &[Call], fixture: Fixture, id: &str, summary: String) -> Re
         }
         if call.errno == Some(0) {
             if call.function.name == "fd_fdstat_get" {
-                if let Some((_, b)) = region(call, |r| matches!(r, Region::Result { .. })) {
+                if let Some(b) = call.region(|r| matches!(r, Region::Result { .. })) {
                     inheriting.insert(call.args[0], (at, le(b, fdstat::RIGHTS_INHERITING)));
                 }
             }
             if call.function.name == "fd_readdir" {
-                if let Some((_, buf)) = region(call, |r| matches!(r, Region::Buffer { .. })) {
+                if let Some(buf) = call.region(|r| matches!(r, Region::Buffer { .. })) {
                     let next = next_cookies(buf);
                     for (j, c) in next.iter().enumerate() {
                         let index = if j + 1 == next.len() { EntryIndex::Last } else { EntryIndex::Nth(j as u32) };
@@ -349,11 +342,10 @@ pub fn record(calls: &[Call], fixture: Fixture, id: &str, summary: String) -> Re
                 }
             }
             let result_fd = |name: &str| {
-                region(
-                    call,
+                call.region(
                     |r| matches!(r, Region::Result { result, .. } if call.function.results[*result].name == name),
                 )
-                .map(|(_, b)| le(b, ("", 0, 4)))
+                .map(|b| le(b, ("", 0, 4)))
             };
             match call.function.name {
                 "fd_close" => {
@@ -572,12 +564,12 @@ pub fn record_program(
 }
 
 /// Removes the bindings no step uses and no check compares with (left behind when the
-/// steps that used them were minimised away). The explicit form writes every use of a
-/// binding as the quoted string `"$name"`, and nothing else looks like that.
+/// steps that used them were minimised away).
 fn drop_unused_bindings(s: &mut Scenario) {
-    let text = to_yaml(s);
+    let used: std::collections::BTreeSet<String> =
+        s.steps.iter().flat_map(|st| st.bindings_in_args().into_iter().chain(st.bindings_in_checks())).collect();
     for step in &mut s.steps {
-        step.bind.retain(|b| text.contains(&format!("\"${}\"", b.name)));
+        step.bind.retain(|b| used.contains(&b.name));
     }
 }
 

@@ -103,6 +103,14 @@ impl ProgramFile {
         install_dir().join(dir).join(&self.module)
     }
 
+    /// The installed module, or why it cannot be read (with the install command).
+    pub fn installed(&self) -> Result<Arc<Vec<u8>>, String> {
+        let path = self.module_path();
+        std::fs::read(&path).map(Arc::new).map_err(|e| {
+            format!("{} is not installed ({}: {e}): run `programs/install.sh`", self.package, path.display())
+        })
+    }
+
     /// A workload as a program run: `empty` is where `::GUEST` directories are made.
     pub fn program(&self, w: &Workload, wasm: Arc<Vec<u8>>, empty: &Path) -> Result<Program, WorkloadError> {
         let fixtures = programs_dir().join("fixtures");

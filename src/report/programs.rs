@@ -4,8 +4,6 @@
 //! `programs/expectations/<runtime>.toml` gives for a known one, and the command that
 //! reproduces it. A program that is not installed is shown as such, with how to install it.
 
-use std::sync::Arc;
-
 use anyhow::{Context, Result};
 use wasi_conform_programs::diff::{diff, RuntimeDiff, Verdict};
 use wasi_conform_programs::workloads::{known_differences, programs_dir, ProgramFile};
@@ -13,17 +11,6 @@ use wasi_conform_runners::registry::{self, REFERENCE};
 use wasi_conform_runners::Runtime;
 
 use super::model::ProgramRow;
-
-fn verdict_name(v: &Verdict) -> &'static str {
-    match v {
-        Verdict::Agrees => "agrees",
-        Verdict::Differs => "differs",
-        Verdict::Crash => "crash",
-        Verdict::Timeout => "timeout",
-        Verdict::Escape => "escape",
-        Verdict::NotAvailable => "not-available",
-    }
-}
 
 fn row(workload: &str, package: &str, d: &RuntimeDiff, reference_calls: usize) -> Result<ProgramRow> {
     let first_divergence = d.divergence.as_ref().map(|v| {
@@ -57,7 +44,7 @@ fn row(workload: &str, package: &str, d: &RuntimeDiff, reference_calls: usize) -
         workload: workload.to_owned(),
         package: package.to_owned(),
         runtime: d.runtime.clone(),
-        verdict: verdict_name(&d.verdict).to_owned(),
+        verdict: d.verdict.name().to_owned(),
         ending: d.ending.clone(),
         calls: d.calls,
         reference_calls,
@@ -78,11 +65,7 @@ pub fn collect(runtimes: &[Box<dyn Runtime>], jobs: usize) -> Result<Vec<Program
     let scratch = tempfile::tempdir().context("a directory for the workloads' empty directories")?;
     let mut rows = Vec::new();
     for (name, pf) in &files {
-        let path = pf.module_path();
-        let wasm = match std::fs::read(&path) {
-            Ok(w) => Some(Arc::new(w)),
-            Err(_) => None,
-        };
+        let wasm = pf.installed().ok();
         for w in &pf.workloads {
             let key = format!("{name}/{}", w.name);
             let Some(wasm) = &wasm else {

@@ -152,6 +152,49 @@ pub struct Step {
     pub line: usize,
 }
 
+impl Step {
+    /// The bindings its arguments pass (`$name`, `{of: $name, …}`, a subscription's fd).
+    pub fn bindings_in_args(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for a in &self.args {
+            match a {
+                Arg::Scalar(Scalar::Binding(b) | Scalar::Masked { binding: b, .. }) => out.push(b.clone()),
+                Arg::Subscriptions(subs) => {
+                    for s in subs {
+                        if let SubscriptionKind::FdRead(Scalar::Binding(b))
+                        | SubscriptionKind::FdWrite(Scalar::Binding(b)) = &s.kind
+                        {
+                            out.push(b.clone());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// The bindings its result checks compare with.
+    pub fn bindings_in_checks(&self) -> Vec<String> {
+        fn used(c: &ValueCheck) -> Vec<String> {
+            match c {
+                ValueCheck::SameAs(b) => vec![b.clone()],
+                ValueCheck::Range { min, max } => [min, max]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|b| match b {
+                        Bound::Binding(n) => Some(n.clone()),
+                        Bound::Value(_) => None,
+                    })
+                    .collect(),
+                ValueCheck::Fields(f) => f.iter().flat_map(|(_, c)| used(c)).collect(),
+                _ => Vec::new(),
+            }
+        }
+        self.expect.results.iter().flat_map(|(_, c)| used(c)).collect()
+    }
+}
+
 /// A value a step binds: `bind: f` (the first result) or `bind: {ino_a: filestat.ino,
 /// c: entries.2.next}`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -405,7 +405,7 @@ fn build(raw: RawScenario, path: &Path) -> Result<Scenario, LoadError> {
     for s in raw.steps {
         let at = s.referenced;
         let step = s.value;
-        for name in step_bindings_used(&step) {
+        for name in step.bindings_in_args() {
             if !bound.contains(&name) {
                 return Err(located(
                     path,
@@ -422,11 +422,9 @@ fn build(raw: RawScenario, path: &Path) -> Result<Scenario, LoadError> {
                 return Err(located(path, &at, format!("`${}` is already bound", b.name)));
             }
         }
-        for (_, check) in &step.expect.results {
-            for name in check_bindings_used(check) {
-                if !bound.contains(&name) {
-                    return Err(located(path, &at, format!("`${name}` is not bound")));
-                }
+        for name in step.bindings_in_checks() {
+            if !bound.contains(&name) {
+                return Err(located(path, &at, format!("`${name}` is not bound")));
             }
         }
         let mut step = step;
@@ -610,40 +608,4 @@ fn build_tree(raw: BTreeMap<String, NodeValue>) -> Result<Tree, String> {
         }
     }
     Ok(tree)
-}
-
-fn step_bindings_used(step: &Step) -> Vec<String> {
-    let mut out = Vec::new();
-    for a in &step.args {
-        match a {
-            Arg::Scalar(Scalar::Binding(b) | Scalar::Masked { binding: b, .. }) => out.push(b.clone()),
-            Arg::Subscriptions(subs) => {
-                for s in subs {
-                    if let SubscriptionKind::FdRead(Scalar::Binding(b))
-                    | SubscriptionKind::FdWrite(Scalar::Binding(b)) = &s.kind
-                    {
-                        out.push(b.clone());
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-fn check_bindings_used(c: &ValueCheck) -> Vec<String> {
-    match c {
-        ValueCheck::SameAs(b) => vec![b.clone()],
-        ValueCheck::Range { min, max } => [min, max]
-            .into_iter()
-            .flatten()
-            .filter_map(|b| match b {
-                Bound::Binding(n) => Some(n.clone()),
-                Bound::Value(_) => None,
-            })
-            .collect(),
-        ValueCheck::Fields(f) => f.iter().flat_map(|(_, c)| check_bindings_used(c)).collect(),
-        _ => Vec::new(),
-    }
 }
