@@ -202,6 +202,11 @@ fn reference_runtime() -> Box<dyn Runtime> {
     registry::builtin(REFERENCE).expect("the reference is a built-in runtime")
 }
 
+/// How a divergence at the canaries begins its observed class; the rest names what changed
+/// (`canaries changed: root/outside/secret (modified)`), so that two escapes that touch
+/// different things outside the preopens are two signatures.
+pub const ESCAPE: &str = "canaries changed";
+
 /// The first difference of `got` from the reference's `want`, if any.
 pub fn diff(want: &Observation, got: &Observation, scenario: Option<&Scenario>) -> Option<Divergence> {
     let mk = |place: Place, function: &str, expected: String, observed: String, detail: String| Divergence {
@@ -218,7 +223,7 @@ pub fn diff(want: &Observation, got: &Observation, scenario: Option<&Scenario>) 
             Place::Canaries,
             &last_fn,
             "canaries intact".into(),
-            "canaries changed".into(),
+            format!("{ESCAPE}: {}", paths.join(", ")),
             format!("changed outside the preopens: {}", paths.join(", ")),
         ));
     }

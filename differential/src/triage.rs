@@ -19,7 +19,10 @@
 //! An entry with a `scenario` names the suite scenario that pins the behaviour down; the
 //! runtimes' expectation files (`suite/expectations/<runtime>.toml`) must list it for each
 //! of the entry's runtimes, which the crate's tests check, so the two lists cannot drift.
-//! A canary change is never known: it is always a finding.
+//! A canary change (a sandbox escape) is known only through an entry whose `observed`
+//! names the change itself (it starts with `canaries changed`, not a bare `*`), whose
+//! `scenario` reproduces it in the suite and whose runtimes are named one by one: an escape
+//! is never explained away by a reason, only by a scenario that keeps failing on it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -53,7 +56,7 @@ impl std::fmt::Display for Signature {
 impl Signature {
     /// Whether a canary change is part of it.
     pub fn is_escape(&self) -> bool {
-        self.observed == "canaries changed"
+        self.observed.starts_with(crate::oracle::ESCAPE)
     }
 }
 
@@ -131,6 +134,14 @@ pub struct KnownEntry {
     pub scenario: Option<String>,
 }
 
+impl KnownEntry {
+    /// Whether this entry may explain a canary change: it names the change and the
+    /// scenario that reproduces it.
+    pub fn pins_escape(&self) -> bool {
+        self.observed.starts_with(crate::oracle::ESCAPE) && self.scenario.is_some()
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct KnownFile {
@@ -179,24 +190,21 @@ impl Known {
         Ok(Known { entries: f.known })
     }
 
-    /// The entry explaining one runtime's divergence, if any (never for a canary change).
+    /// The entry explaining one runtime's divergence, if any (for a canary change, only an
+    /// entry that pins that escape with a scenario: see the module docs).
     pub fn explain_one(&self, d: &Divergence) -> Option<&KnownEntry> {
-        if d.place == Place::Canaries {
-            return None;
-        }
+        let escape = d.place == Place::Canaries;
         self.entries.iter().find(|e| {
-            glob(&e.function, &d.function)
+            (!escape || e.pins_escape())
+                && glob(&e.function, &d.function)
                 && glob(&e.expected, &d.expected)
                 && glob(&e.observed, &d.observed)
-                && e.runtimes.iter().any(|r| glob(r, &d.runtime))
+                && e.runtimes.iter().any(|r| if escape { r == &d.runtime } else { glob(r, &d.runtime) })
         })
     }
 
     /// The reason a whole signature is known: every runtime in it is explained.
-    pub fn explain(&self, s: &Signature, ds: &[Divergence]) -> Option<String> {
-        if s.is_escape() {
-            return None;
-        }
+    pub fn explain(&self, _s: &Signature, ds: &[Divergence]) -> Option<String> {
         let reasons: Vec<&KnownEntry> = ds.iter().map(|d| self.explain_one(d)).collect::<Option<_>>()?;
         let mut text: Vec<String> = reasons.iter().map(|e| e.reason.clone()).collect();
         text.dedup();
@@ -284,25 +292,37 @@ mod tests {
     }
 
     #[test]
-    fn a_canary_change_is_never_known() {
-        let k = Known::parse(
-            "[[known]]\nfunction = \"*\"\nexpected = \"*\"\nobserved = \"*\"\nruntimes = [\"*\"]\nreason = \"all\"\n",
-        )
-        .unwrap();
-        let d = Divergence {
+    fn a_canary_change_is_known_only_through_a_scenario_that_pins_it() {
+        let escape = Divergence {
             runtime: "x".into(),
             place: Place::Canaries,
-            function: "path_open".into(),
+            function: "path_rename".into(),
             expected: "canaries intact".into(),
-            observed: "canaries changed".into(),
+            observed: "canaries changed: root/outside/secret (modified)".into(),
             detail: String::new(),
         };
-        assert!(k.explain_one(&d).is_none());
-        let sigs = signatures(std::slice::from_ref(&d));
-        assert!(k.explain(&sigs[0].0, &sigs[0].1).is_none());
-        let mut other = d.clone();
+        let sigs = signatures(std::slice::from_ref(&escape));
+        assert!(sigs[0].0.is_escape());
+        let entry = |observed: &str, runtimes: &str, scenario: &str| {
+            Known::parse(&format!(
+                "[[known]]\nfunction = \"*\"\nexpected = \"*\"\nobserved = \"{observed}\"\nruntimes = [{runtimes}]\nreason = \"r\"\n{scenario}"
+            ))
+            .unwrap()
+        };
+        // A catch-all entry explains ordinary differences, never an escape.
+        let all = entry("*", "\"*\"", "");
+        assert!(all.explain_one(&escape).is_none());
+        assert!(all.explain(&sigs[0].0, &sigs[0].1).is_none());
+        let mut other = escape.clone();
         other.place = Place::Step(0);
         other.observed = "noent".into();
-        assert!(k.explain_one(&other).is_some());
+        assert!(all.explain_one(&other).is_some());
+        // Not without a scenario, not through `*` runtimes, not for another change.
+        let pinned = "scenario = \"path_rename/s\"\n";
+        assert!(entry("canaries changed: *", "\"x\"", "").explain_one(&escape).is_none());
+        assert!(entry("canaries changed: *", "\"*\"", pinned).explain_one(&escape).is_none());
+        assert!(entry("canaries changed: guard (modified)", "\"x\"", pinned).explain_one(&escape).is_none());
+        let known = entry("canaries changed: root/outside/secret (modified)", "\"x\"", pinned);
+        assert!(known.explain(&sigs[0].0, &sigs[0].1).is_some());
     }
 }

@@ -42,6 +42,11 @@ fn every_known_entry_names_real_runtimes_and_listed_scenarios() {
                 problems.push(format!("{what}: `{r}` is not a runtime the reference judges"));
             }
         }
+        if e.observed.starts_with("canaries") && !e.pins_escape() {
+            problems.push(format!(
+                "{what}: a canary change is known only with `observed = \"canaries changed: …\"` and a scenario"
+            ));
+        }
         if e.link.is_none() && e.scenario.is_none() {
             problems.push(format!("{what}: needs a link or a scenario that backs the reason"));
         }
@@ -54,7 +59,8 @@ fn every_known_entry_names_real_runtimes_and_listed_scenarios() {
             problems.push(format!("{what}: an entry with a scenario must name its runtimes, not `*`"));
             continue;
         }
-        let allowed = allows_both(&loaded[id], e);
+        // An escape is never an allowed difference: each runtime must keep failing the scenario.
+        let allowed = !e.pins_escape() && allows_both(&loaded[id], e);
         for r in &e.runtimes {
             let exp = Expectations::load(&exp_dir, r).unwrap_or_else(|err| panic!("{err}"));
             if exp.get(id).is_none() && !allowed {

@@ -87,7 +87,9 @@ impl Execution {
     }
 }
 
-/// Final state of a runtime's own file system.
+/// Final state of a runtime's own file system. An adapter that reports one has not changed
+/// the sandbox it was given (it ran on a model of it, or on a copy), so a kept sandbox stays
+/// as laid out.
 #[derive(Debug, Clone)]
 pub struct OwnSandbox {
     pub trees: std::collections::BTreeMap<String, wasi_conform_case::fixture::Tree>,
@@ -180,9 +182,9 @@ pub fn execute_reusing(
     let kept = spare.kept.take().filter(|s| s.fits(&case.fixture) && s.reset(&case.fixture).is_ok());
     spare.reused += u64::from(kept.is_some());
     let (outcome, sandbox) = execute_in(runtime, case, preload, kept);
-    let reusable = matches!(outcome.ending, Ending::Exit(_) | Ending::Trap(_))
-        && outcome.canaries == Canaries::Intact
-        && sandbox.as_ref().is_some_and(|s| s.check_canaries() == Canaries::Intact);
+    // The canaries were compared after the run: this sandbox's, or, for a runtime with a
+    // file system of its own, that one's (this sandbox was not used then).
+    let reusable = matches!(outcome.ending, Ending::Exit(_) | Ending::Trap(_)) && outcome.canaries == Canaries::Intact;
     if reusable {
         spare.kept = sandbox;
     }
@@ -205,6 +207,7 @@ fn execute_in(
         Ok(s) => s,
         Err(e) => return (crashed(format!("cannot prepare the sandbox: {e}"), started), None),
     };
+    let was_fresh = sandbox.hand_out();
     let run = || match preload {
         Some(p) => runtime.run_preloaded(case, p, &sandbox),
         None => runtime.run(case, &sandbox),
@@ -214,7 +217,10 @@ fn execute_in(
         Err(p) => Execution::crash(format!("adapter panicked: {}", process::panic_text(p.as_ref()))),
     };
     let (trees, canaries) = match exec.own_sandbox {
-        Some(own) => (own.trees, own.canaries),
+        Some(own) => {
+            sandbox.hand_back_unused(was_fresh);
+            (own.trees, own.canaries)
+        }
         None => (sandbox.final_trees(), sandbox.check_canaries()),
     };
     let outcome = Outcome {
