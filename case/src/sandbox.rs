@@ -11,7 +11,8 @@
 //! ```
 //!
 //! A symlink in a fixture may point at `../outside/secret`; an escape through `..` twice
-//! lands in the watched top directory.
+//! lands in the watched top directory. A few host paths outside the run directory are
+//! watched as well ([`HOST_WATCHED`]).
 
 use std::collections::BTreeMap;
 
@@ -38,6 +39,35 @@ pub const LAYOUT: &[(&str, Watched)] = &[
     ("root/outside/secret", Watched::Canary),
     ("root/outside/dir", Watched::Dir),
     ("root/outside/dir/inner", Watched::Canary),
+];
+
+/// Host paths outside every run directory that are watched too: each top-level name a
+/// scenario or a generated program can write as an absolute path (`/a`, `/new`, the
+/// directory of an absolute symlink target no host has). A runtime that resolves a guest's
+/// absolute path, or an absolute symlink target, on the host instead of inside the preopen
+/// would create or change one of them (a fuzzing run once left a file `/a` in the host's
+/// root that no canary inside the run directory could see). Only their own metadata is
+/// compared (type, link target, link count, modification time, mode), never a directory's
+/// contents, and nothing here is ever created or removed by the harness.
+///
+/// They are shared by every run on the host: an escape during parallel runs may show in a
+/// run other than the one that caused it (the verdict still says what changed on the host).
+pub const HOST_WATCHED: &[&str] = &[
+    "/a",
+    "/d",
+    "/e",
+    "/h",
+    "/new",
+    "/new-dir",
+    "/link-in",
+    "/link-dir",
+    "/link-out",
+    "/link-abs",
+    "/dangling",
+    "/loop",
+    "/missing",
+    "/sandbox",
+    "/wasi-conform-absent",
 ];
 
 /// The directory of a preopen, relative to the run directory: `root/<binding>`.

@@ -142,3 +142,44 @@ pub const STATEFUL_ATOMS: &[&str] =
 
 /// The buffer wasi-libc's `readdir` hands to `fd_readdir` (`DIRENT_DEFAULT_BUFFER_SIZE`).
 pub const LIBC_READDIR_BUFFER: u32 = 4096;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::program::{seeded, GenConfig};
+    use wasi_conform_case::sandbox::HOST_WATCHED;
+    use wasi_conform_suite::scenario::{Arg, Data};
+
+    /// Every absolute path a generated program writes (an argument, a symlink target in a
+    /// call or in the fixture) starts with a host path the sandbox watches, so that a
+    /// runtime resolving it on the host is seen changing the host (or with `/` itself, or
+    /// a preopen's own name).
+    #[test]
+    fn absolute_paths_start_with_a_watched_host_path() {
+        let mut absolute = std::collections::BTreeSet::new();
+        for stateful in [true, false] {
+            let cfg = GenConfig { stateful, ..GenConfig::default() };
+            for i in 0..3000 {
+                let p = seeded(7, i, &cfg);
+                let targets = p.fixture.preopens.iter().flat_map(|o| o.tree.values()).filter_map(|n| match n {
+                    Node::Symlink(t) => Some(t.as_bytes().to_vec()),
+                    _ => None,
+                });
+                let args = p.steps.iter().flat_map(|s| &s.args).filter_map(|a| match a {
+                    Arg::Str(Data::Bytes(b)) => Some(b.clone()),
+                    _ => None,
+                });
+                for path in targets.chain(args).filter(|b| b.first() == Some(&b'/')) {
+                    let first = path[1..].split(|&c| c == b'/').next().unwrap_or_default();
+                    absolute.insert(String::from_utf8_lossy(first).into_owned());
+                }
+            }
+        }
+        assert!(absolute.len() > 5, "too few absolute paths generated to say anything: {absolute:?}");
+        for name in absolute {
+            let allowed =
+                matches!(name.as_str(), "" | "." | "..") || HOST_WATCHED.contains(&format!("/{name}").as_str());
+            assert!(allowed, "`/{name}` can be generated but is not in HOST_WATCHED");
+        }
+    }
+}

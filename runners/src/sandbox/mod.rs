@@ -23,7 +23,7 @@ use relayout::State;
 
 use wasi_conform_case::fixture::{Fixture, Node, Tree};
 use wasi_conform_case::outcome::Canaries;
-use wasi_conform_case::sandbox::{changes, preopen_dir, Watched as Kind, CANARY, LAYOUT};
+use wasi_conform_case::sandbox::{changes, preopen_dir, Watched as Kind, CANARY, HOST_WATCHED, LAYOUT};
 
 /// What [`Sandbox::hand_out`] took: what was known of the preopens before a run.
 pub struct Handed(Option<Vec<State>>);
@@ -34,6 +34,9 @@ pub struct Sandbox {
     /// (guest name, host path) per preopen, in fixture order.
     preopens: Vec<(String, PathBuf)>,
     before: Watched,
+    /// Host paths outside the run directory that are watched too ([`HOST_WATCHED`], and any
+    /// [`Sandbox::watching_host`] adds).
+    host: Vec<String>,
     /// Each preopen's state as last known: as laid out, or as read back after a run; `None`
     /// while a run may have changed them and nobody has read them back.
     known: Mutex<Option<Vec<State>>>,
@@ -67,7 +70,8 @@ impl Sandbox {
             preopens.push((p.name.clone(), host));
         }
         let known = fixture.preopens.iter().map(|p| relayout::of_fixture(&p.tree, perms)).collect();
-        let mut s = Sandbox { dir, preopens, before: Watched::new(), known: Mutex::new(Some(known)), perms };
+        let host = HOST_WATCHED.iter().map(|h| h.to_string()).collect();
+        let mut s = Sandbox { dir, preopens, before: Watched::new(), host, known: Mutex::new(Some(known)), perms };
         s.before = s.watched();
         s.debug_check_known();
         Ok(s)
@@ -84,7 +88,8 @@ impl Sandbox {
             let rel = host.strip_prefix(self.dir.path()).map_err(std::io::Error::other)?;
             preopens.push((guest.clone(), dir.path().join(rel)));
         }
-        let mut s = Sandbox { dir, preopens, before: Watched::new(), known: Mutex::new(None), perms: self.perms };
+        let host = self.host.clone();
+        let mut s = Sandbox { dir, preopens, before: Watched::new(), host, known: Mutex::new(None), perms: self.perms };
         s.before = s.watched();
         Ok(s)
     }
@@ -190,7 +195,15 @@ impl Sandbox {
         trees
     }
 
-    /// Compares everything outside the preopens with how it was before the run.
+    /// Watches these host paths too (absolute, outside the run directory), from now on.
+    pub fn watching_host(mut self, paths: impl IntoIterator<Item = String>) -> Sandbox {
+        self.host.extend(paths);
+        self.before = self.watched();
+        self
+    }
+
+    /// Compares everything outside the preopens, and the watched host paths, with how it
+    /// was before the run.
     pub fn check_canaries(&self) -> Canaries {
         let after = self.watched();
         let changed = changes(&self.before, &after, |b, a| if a.0 != b.0 { "modified" } else { "metadata changed" });
@@ -205,6 +218,18 @@ impl Sandbox {
         let skip: Vec<&Path> = self.preopens.iter().map(|(_, h)| h.as_path()).collect();
         let mut entries = Vec::new();
         walk(self.dir.path(), self.dir.path(), &skip, &mut entries);
+        // Host paths: their own metadata only (never a directory's contents or a file's).
+        for host in &self.host {
+            let Ok(meta) = std::fs::symlink_metadata(host) else { continue };
+            let node = match meta.file_type() {
+                t if t.is_symlink() => Node::Symlink(
+                    std::fs::read_link(host).map(|t| t.to_string_lossy().into_owned()).unwrap_or_default(),
+                ),
+                t if t.is_dir() => Node::Dir,
+                _ => Node::File(Vec::new()),
+            };
+            entries.push((format!("host:{host}"), node, meta));
+        }
         entries
             .into_iter()
             .map(|(p, n, m)| {
@@ -406,6 +431,29 @@ mod tests {
         run(&s, |_| {});
         s.reset(&g).unwrap();
         assert_eq!(ino(&s, "a"), now);
+    }
+
+    #[test]
+    fn host_paths_outside_the_run_directory_are_watched() {
+        let elsewhere = tempfile::tempdir().unwrap();
+        let (made, existing) = (elsewhere.path().join("made"), elsewhere.path().join("existing"));
+        std::fs::create_dir(&existing).unwrap();
+        let watch = [&made, &existing].map(|p| p.to_string_lossy().into_owned());
+        let s = Sandbox::create(&pair()).unwrap().watching_host(watch.clone());
+        assert_eq!(s.check_canaries(), Canaries::Intact);
+        // What a runtime that resolved an absolute path on the host would do.
+        std::fs::write(&made, b"escaped").unwrap();
+        std::fs::remove_dir(&existing).unwrap();
+        std::os::unix::fs::symlink("/nowhere", &existing).unwrap();
+        let changed = match s.check_canaries() {
+            Canaries::Changed(c) => c,
+            Canaries::Intact => panic!("the host changes are not seen"),
+        };
+        assert_eq!(changed, [format!("host:{} (modified)", watch[1]), format!("host:{} (created)", watch[0])]);
+        // A copy watches them too.
+        let copy = s.copy_in(elsewhere.path()).unwrap();
+        std::fs::remove_file(&made).unwrap();
+        assert!(matches!(copy.check_canaries(), Canaries::Changed(c) if c == [format!("host:{} (removed)", watch[0])]));
     }
 
     #[test]
