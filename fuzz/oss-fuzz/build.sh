@@ -13,10 +13,12 @@
 # The targets read no files at run time (the known-divergence list is built in) and run
 # the in-process runtimes only (Wasmtime, wasmi, Wasmer: WASI_CONFORM_FUZZ_RUNTIMES).
 # `loader` embeds no runtime: ~700 execs/s with ASan, ~2,400 without, on 2 shared cores.
+# A CARGO_TARGET_DIR from the environment is honoured (a build cache; run-here.sh sets one).
 cd "$SRC/wasi-conform/fuzz"
-cargo fuzz build -O
+target_dir="${CARGO_TARGET_DIR:-target}"
+cargo fuzz build -O --target-dir "$target_dir"
 for target in differential smith loader; do
-  cp "target/x86_64-unknown-linux-gnu/release/$target" "$OUT/"
+  cp "$target_dir/x86_64-unknown-linux-gnu/release/$target" "$OUT/"
 done
 cp loader.dict "$OUT/loader.dict"
 (cd ../suite/scenarios && zip -qr "$OUT/loader_seed_corpus.zip" .)
