@@ -391,7 +391,9 @@ impl Preview1 for Wasi {
 
     /// `fd_write`: "Write to a file descriptor. Note: This is similar to `writev` in
     /// POSIX." With `fdflags::append`, "data written to the file is always appended to the
-    /// file's end"; the offset then moves to the end.
+    /// file's end"; the offset then moves to the end. Writing nothing has no other result
+    /// (POSIX `write` with nbyte 0 on a regular file; Linux returns before it moves an
+    /// append descriptor's offset), so the offset stays.
     fn fd_write(&mut self, m: &mut Memory, fd: u32, iovs: u32, n: u32, out: u32) -> Outcome {
         let iov = m.iovecs(iovs, n)?;
         m.check_shape(out, layout::U32)?;
@@ -402,7 +404,8 @@ impl Preview1 for Wasi {
             Handle::Stdout => self.stdout.extend_from_slice(&bytes),
             Handle::Stderr => self.stderr.extend_from_slice(&bytes),
             Handle::File { ino, offset } => {
-                let at = if d.flags & fdflags::APPEND != 0 { self.file_data(ino).len() as u64 } else { offset };
+                let appends = d.flags & fdflags::APPEND != 0 && !bytes.is_empty();
+                let at = if appends { self.file_data(ino).len() as u64 } else { offset };
                 self.write_at(ino, at, &bytes)?;
                 if let Handle::File { offset, .. } = &mut self.fds.get_mut(fd)?.handle {
                     *offset = at + bytes.len() as u64;
