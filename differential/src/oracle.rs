@@ -290,7 +290,10 @@ pub fn diff(want: &Observation, got: &Observation, scenario: Option<&Scenario>) 
         }
     } else if let (Some(_), Some(e)) = (scenario, &got.trace_error) {
         if want.trace_error.is_none() {
-            return Some(mk(Place::Ending, &last_fn, want.end.describe(), "no trace".into(), e.clone()));
+            // How the run without a trace ended is part of the class: a hang and a crash
+            // are two causes.
+            let observed = format!("no trace ({})", got.end.describe());
+            return Some(mk(Place::Ending, &last_fn, want.end.describe(), observed, e.clone()));
         }
     }
     if want.end != got.end {
