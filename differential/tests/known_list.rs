@@ -42,7 +42,7 @@ fn every_known_entry_names_real_runtimes_and_listed_scenarios() {
                 problems.push(format!("{what}: `{r}` is not a runtime the reference judges"));
             }
         }
-        if e.observed.starts_with("canaries") && !e.pins_escape() {
+        if e.observed.starts_with(wasi_conform_differential::oracle::ESCAPE) && !e.pins_escape() {
             problems.push(format!(
                 "{what}: a canary change is known only with `observed = \"canaries changed: …\"` and a scenario"
             ));

@@ -11,8 +11,8 @@ use libtest_mimic::Trial;
 use wasi_conform_programs::diff::{against, baseline, Baseline, Verdict};
 use wasi_conform_programs::record::{record_program, Recorded};
 use wasi_conform_programs::workloads::{programs_dir, ProgramFile};
-use wasi_conform_runners::test_main::{missing_under_ci, needs_runtime, run_trials};
-use wasi_conform_runners::{execute, registry};
+use wasi_conform_runners::test_main::{needs_runtime, run_trials};
+use wasi_conform_runners::{execute, registry, Availability};
 use wasi_conform_suite::{compile, verdict};
 
 /// Per workload, made once and shared by its trials: the recording, and the reference's
@@ -35,13 +35,9 @@ fn main() -> std::process::ExitCode {
                     let wasm = match &wasm {
                         Ok(wasm) => wasm.clone(),
                         Err(why) => {
-                            trials.push(match missing_under_ci(&p.package, why) {
-                                Some(e) => Trial::test(trial_name, move || Err(e.into())),
-                                None => {
-                                    eprintln!("note: {trial_name} ignored: {why}");
-                                    Trial::test(trial_name, || Ok(())).with_ignored_flag(true)
-                                }
-                            });
+                            // A missing program: ignored with why, or failed under CI.
+                            let missing = Availability::NotAvailable(why.clone());
+                            trials.push(needs_runtime(trial_name, &p.package, &missing, || {}));
                             continue;
                         }
                     };

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use libtest_mimic::Trial;
 use wasi_conform_programs::diff::{against, baseline, Baseline, RuntimeDiff, Verdict};
 use wasi_conform_programs::workloads::{known_differences, programs_dir, ProgramFile, Workload};
-use wasi_conform_runners::test_main::{missing_under_ci, needs_runtime, run_trials, trial};
+use wasi_conform_runners::test_main::{needs_runtime, run_trials, trial};
 use wasi_conform_runners::{registry, Availability};
 
 type Baselines = Arc<Mutex<BTreeMap<String, Arc<OnceLock<Result<Baseline, String>>>>>>;
@@ -99,14 +99,9 @@ fn main() -> std::process::ExitCode {
                         for rt in std::iter::once("reference")
                             .chain(runtimes.iter().map(|r| r.name()).filter(|n| *n != "reference"))
                         {
-                            let name = format!("workloads/{key}/{rt}");
-                            trials.push(match missing_under_ci(&p.package, why) {
-                                Some(e) => Trial::test(name, move || Err(e.into())),
-                                None => {
-                                    eprintln!("note: {name} ignored: {why}");
-                                    Trial::test(name, || Ok(())).with_ignored_flag(true)
-                                }
-                            });
+                            // A missing program: ignored with why, or failed under CI.
+                            let missing = Availability::NotAvailable(why.clone());
+                            trials.push(needs_runtime(format!("workloads/{key}/{rt}"), &p.package, &missing, || {}));
                         }
                         continue;
                     }

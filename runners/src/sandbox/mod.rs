@@ -16,6 +16,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 mod relayout;
@@ -37,11 +38,12 @@ pub struct Sandbox {
     /// Host paths outside the run directory that are watched too ([`HOST_WATCHED`], and any
     /// [`Sandbox::watching_host`] adds).
     host: Vec<String>,
-    /// Each preopen's state as last known: as laid out, or as read back after a run; `None`
-    /// while a run may have changed them and nobody has read them back.
+    /// Whether this sandbox is kept between runs: set by its first [`Sandbox::reset`]. Only
+    /// a kept sandbox remembers its preopens' state; one used once pays nothing for it.
+    kept: AtomicBool,
+    /// For a kept sandbox, each preopen's state as last known: as laid out, or as read back
+    /// after a run; `None` while a run may have changed them and nobody has read them back.
     known: Mutex<Option<Vec<State>>>,
-    /// The permission bits a new directory gets here (the umask applied to 0o777).
-    perms: u32,
 }
 
 /// What is compared outside the preopens: each entry's node (contents, link target) and
@@ -61,20 +63,28 @@ impl Sandbox {
             }
         }
         let mut preopens = Vec::new();
-        let mut perms = 0;
         for p in &fixture.preopens {
             let host = dir.path().join(preopen_dir(&p.binding));
             std::fs::create_dir(&host)?;
-            perms = std::fs::metadata(&host)?.mode() & 0o7777;
             materialise(&host, &p.tree)?;
             preopens.push((p.name.clone(), host));
         }
-        let known = fixture.preopens.iter().map(|p| relayout::of_fixture(&p.tree, perms)).collect();
         let host = HOST_WATCHED.iter().map(|h| h.to_string()).collect();
-        let mut s = Sandbox { dir, preopens, before: Watched::new(), host, known: Mutex::new(Some(known)), perms };
+        Ok(Sandbox::watching(dir, preopens, host))
+    }
+
+    /// A sandbox whose directories are laid out: the canary snapshot is taken now.
+    fn watching(dir: tempfile::TempDir, preopens: Vec<(String, PathBuf)>, host: Vec<String>) -> Sandbox {
+        let mut s = Sandbox {
+            dir,
+            preopens,
+            before: Watched::new(),
+            host,
+            kept: AtomicBool::new(false),
+            known: Mutex::new(None),
+        };
         s.before = s.watched();
-        s.debug_check_known();
-        Ok(s)
+        s
     }
 
     /// A copy of this sandbox in a new directory under `parent` (for a runtime that cannot
@@ -88,10 +98,7 @@ impl Sandbox {
             let rel = host.strip_prefix(self.dir.path()).map_err(std::io::Error::other)?;
             preopens.push((guest.clone(), dir.path().join(rel)));
         }
-        let host = self.host.clone();
-        let mut s = Sandbox { dir, preopens, before: Watched::new(), host, known: Mutex::new(None), perms: self.perms };
-        s.before = s.watched();
-        Ok(s)
+        Ok(Sandbox::watching(dir, preopens, self.host.clone()))
     }
 
     /// Whether [`Sandbox::reset`] can lay `fixture` out here: the same preopens (guest names
@@ -107,29 +114,30 @@ impl Sandbox {
 
     /// Gives the preopens `fixture`'s contents: the state [`Sandbox::create`] would give, for
     /// a sandbox whose canaries are intact (the caller checks them; the snapshot they are
-    /// compared with is kept). When the preopens' state is known, only what differs from
-    /// `fixture` is changed (`relayout.rs`; nothing when nothing differs); otherwise each
-    /// preopen directory is emptied and laid out again. The preopen directories themselves
-    /// stay, so nothing outside them changes, not even a directory's modification time.
+    /// compared with is kept). Only what differs from `fixture` is changed (`relayout.rs`;
+    /// nothing when nothing differs), from the preopens' state as last known, or as read now.
+    /// The preopen directories themselves stay, so nothing outside them changes, not even a
+    /// directory's modification time. From the first reset on, the sandbox is kept: it
+    /// remembers its preopens' state.
     pub fn reset(&self, fixture: &Fixture) -> std::io::Result<()> {
+        self.kept.store(true, Ordering::SeqCst);
         let mut known = self.known.lock().map_err(|_| std::io::Error::other("a run panicked while laying out"))?;
         let now = known.take().filter(|k| k.len() == self.preopens.len());
         let mut want = Vec::new();
         for (k, ((_, host), p)) in self.preopens.iter().zip(&fixture.preopens).enumerate() {
-            let state = relayout::of_fixture(&p.tree, self.perms);
-            match &now {
-                Some(now) => relayout::relayout(host, &now[k], &state, &p.tree)?,
+            // The preopen directory was made like every directory a layout makes: its
+            // permission bits are the ones new directories get here.
+            let perms = std::fs::metadata(host)?.mode() & 0o7777;
+            let state = relayout::of_fixture(&p.tree, perms);
+            let read;
+            let now = match &now {
+                Some(now) => &now[k],
                 None => {
-                    for entry in std::fs::read_dir(host)? {
-                        let path = entry?.path();
-                        match std::fs::symlink_metadata(&path)?.is_dir() {
-                            true => std::fs::remove_dir_all(&path)?,
-                            false => std::fs::remove_file(&path)?,
-                        }
-                    }
-                    materialise(host, &p.tree)?;
+                    read = relayout::read(host).1;
+                    &read
                 }
-            }
+            };
+            relayout::relayout(host, now, &state, &p.tree)?;
             want.push(state);
         }
         *known = Some(want);
@@ -176,9 +184,12 @@ impl Sandbox {
         self.dir.path()
     }
 
-    /// Snapshot of each preopen, by guest name. The state read is kept for the next
-    /// [`Sandbox::reset`].
+    /// Snapshot of each preopen, by guest name. A kept sandbox also remembers the state read,
+    /// for the next [`Sandbox::reset`].
     pub fn final_trees(&self) -> BTreeMap<String, Tree> {
+        if !self.kept.load(Ordering::SeqCst) {
+            return self.preopens.iter().map(|(name, host)| (name.clone(), snapshot(host))).collect();
+        }
         let mut states = Vec::new();
         let trees = self
             .preopens
@@ -371,6 +382,13 @@ mod tests {
         s.final_trees();
     }
 
+    /// A sandbox as the fuzzer keeps it: made, then reset once.
+    fn kept(f: &Fixture) -> Sandbox {
+        let s = Sandbox::create(f).unwrap();
+        s.reset(f).unwrap();
+        s
+    }
+
     fn pair() -> Fixture {
         fixture(&[
             ("a", Node::File(b"x".to_vec())),
@@ -382,7 +400,7 @@ mod tests {
     #[test]
     fn a_run_that_changes_nothing_keeps_the_layout() {
         let f = pair();
-        let s = Sandbox::create(&f).unwrap();
+        let s = kept(&f);
         let before = ino(&s, "a");
         run(&s, |d| drop(std::fs::read(d.join("a")).unwrap()));
         s.reset(&f).unwrap();
@@ -393,7 +411,7 @@ mod tests {
     fn changes_the_tree_does_not_show_are_reset() {
         let f = pair();
         // A hard link broken and a file of the same contents put in its place.
-        let s = Sandbox::create(&f).unwrap();
+        let s = kept(&f);
         run(&s, |d| {
             std::fs::remove_file(d.join("b")).unwrap();
             std::fs::write(d.join("b"), b"x").unwrap();
@@ -418,7 +436,7 @@ mod tests {
     #[test]
     fn a_run_not_read_back_or_another_fixture_is_reset() {
         let f = pair();
-        let s = Sandbox::create(&f).unwrap();
+        let s = kept(&f);
         s.hand_out(); // a run whose end state nobody read
         std::fs::write(s.preopens()[0].1.join("a"), b"z").unwrap();
         s.reset(&f).unwrap();
@@ -459,7 +477,7 @@ mod tests {
     #[test]
     fn a_runtime_that_did_not_use_the_sandbox_leaves_it_as_it_was() {
         let f = pair();
-        let s = Sandbox::create(&f).unwrap();
+        let s = kept(&f);
         let before = ino(&s, "a");
         let was = s.hand_out();
         s.hand_back_unused(was);
